@@ -1,0 +1,105 @@
+//! Command-line definitions. Parsing only checks what was typed; commands
+//! turn these into typed plans.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rocketload",
+    version,
+    about = "Load tests and capacity benchmarks for Rocket.Chat deployments",
+    long_about = "Load tests and capacity benchmarks for Rocket.Chat deployments.\n\n\
+        Scenario files drive virtual users over Rocket.Chat's REST API and realtime \
+        websocket (DDP); every operation and message delivery lands in an HDR histogram.\n\n\
+        Exit codes: 0 pass, 1 a threshold failed, 2 bad input, 130 interrupted."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the reference Rocket.Chat-compatible server (REST + DDP).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address of instance 0; instance i listens on the base port + i.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+    /// Number of instances: each one a single-threaded event loop on its own
+    /// OS thread and port, sharing one store and fan-out bus.
+    #[arg(long, default_value_t = 1)]
+    pub instances: usize,
+    /// Serve Prometheus metrics on this address (path /metrics).
+    #[arg(long)]
+    pub metrics_listen: Option<SocketAddr>,
+    /// CPU cost per operation kind, burned on the instance's thread, e.g.
+    /// `sendMessage=300us,login=2ms,default=50us`.
+    #[arg(long, value_name = "KIND=DURATION,...")]
+    pub cost: Option<String>,
+    /// Users to create at start: <prefix>1..<prefix>N.
+    #[arg(long, default_value_t = 0)]
+    pub seed_users: u32,
+    /// Public channels to create at start: <room-prefix>1..<room-prefix>M.
+    #[arg(long, default_value_t = 0)]
+    pub seed_rooms: u32,
+    /// Members per seeded room (users assigned round-robin).
+    #[arg(long, default_value_t = 0)]
+    pub members_per_room: u32,
+    /// Password of every seeded user.
+    #[arg(long, default_value = "password")]
+    pub password: String,
+    /// Username prefix of seeded users.
+    #[arg(long, default_value = "load-")]
+    pub user_prefix: String,
+    /// Name prefix of seeded rooms.
+    #[arg(long, default_value = "load-room-")]
+    pub room_prefix: String,
+    /// Admin username (printed at start).
+    #[arg(long, default_value = "admin")]
+    pub admin_user: String,
+    /// Admin password (printed at start).
+    #[arg(long, default_value = "admin")]
+    pub admin_password: String,
+    /// Enable Rocket.Chat's REST and DDP rate limiters (off by default, as
+    /// with TEST_MODE).
+    #[arg(long)]
+    pub rate_limits: bool,
+    /// REST error shapes of this Rocket.Chat major version.
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u8).range(7..=8))]
+    pub api_version: u8,
+    /// Largest websocket frame accepted, in bytes.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub max_frame_bytes: usize,
+    /// Per-connection send buffer; a slower consumer is disconnected (1013).
+    #[arg(long, default_value_t = 4 << 20)]
+    pub max_send_buffer_bytes: usize,
+    /// Allow listening on non-loopback addresses.
+    #[arg(long)]
+    pub public: bool,
+}
+
+/// Where the results of a run go, shared by commands that write runs.
+#[derive(Debug, Args)]
+pub struct OutArgs {
+    /// Results directory (default results/runs/<UTC time>-<scenario name>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,10 @@
+//! rocketload: load tests and capacity benchmarks for Rocket.Chat.
+//!
+//! Data flows one way: `scenario` -> `engine` -> `rocketchat` -> `metrics`
+//! -> `results`. `server` is the reference Rocket.Chat the tests and the
+//! embedded default run against; it shares no code with the load side.
+
+pub mod cli;
+pub mod commands;
+pub mod scenario;
+pub mod server;

@@ -1,0 +1,631 @@
+//! The scenario file as data: what a user writes, after `${VAR}` interpolation,
+//! before anything runs. Loading and validation live in `load.rs`; this module
+//! only describes the shape. Every struct rejects unknown keys.
+//!
+//! This is the contract between `scenario/` and `engine/`: rename nothing
+//! without changing both.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::duration::{deserialize_duration, deserialize_opt_duration};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Seed for every random choice of the run; the same seed repeats the
+    /// same choices (think times, room picks, behaviour picks).
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Omit for the embedded reference server.
+    #[serde(default)]
+    pub target: Option<Target>,
+    /// Configuration of the embedded server; ignored with a warning when a
+    /// target is given.
+    #[serde(default)]
+    pub server: Option<EmbeddedServer>,
+    pub users: Users,
+    #[serde(default)]
+    pub rooms: Option<Rooms>,
+    pub load: Load,
+    /// A message not received by a subscribed VU within this time is lost.
+    #[serde(
+        default = "default_loss_timeout",
+        deserialize_with = "deserialize_duration"
+    )]
+    pub loss_timeout: Duration,
+    /// Per-operation timeout (REST request, DDP method, subscription ready).
+    #[serde(
+        default = "default_op_timeout",
+        deserialize_with = "deserialize_duration"
+    )]
+    pub timeout: Duration,
+    #[serde(default)]
+    pub thresholds: BTreeMap<String, Threshold>,
+    pub behaviours: Vec<Behaviour>,
+}
+
+pub fn default_loss_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+pub fn default_op_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    /// Base URLs, one per Rocket.Chat instance (http:// or https://).
+    pub urls: Vec<String>,
+    /// Skip TLS certificate verification (explicit opt-out).
+    #[serde(default)]
+    pub insecure: bool,
+    /// Extra headers sent with every HTTP request and the websocket upgrade.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Local addresses to bind client sockets to, round-robin per VU.
+    #[serde(default)]
+    pub source_ips: Vec<std::net::IpAddr>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddedServer {
+    #[serde(default)]
+    pub instances: Option<usize>,
+    /// Operation kind -> CPU cost, e.g. `{sendMessage: 300us, default: 50us}`.
+    #[serde(default)]
+    pub cost: BTreeMap<String, String>,
+    /// Faults applied at a time offset from the start of the measured phase.
+    #[serde(default)]
+    pub faults: Vec<ScheduledFault>,
+    /// REST/DDP rate limiters as Rocket.Chat configures them (off by default).
+    #[serde(default)]
+    pub rate_limits: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduledFault {
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub at: Duration,
+    /// The `/_sim/fault` JSON body, e.g. `{kind: stall, duration_ms: 1000}`.
+    #[serde(flatten)]
+    pub fault: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provision {
+    /// `users.register`, no admin needed.
+    Register,
+    /// Admin `users.create`.
+    Create,
+    /// The users already exist (pre-seeded deployment).
+    None,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Users {
+    pub count: u32,
+    #[serde(default = "default_user_prefix")]
+    pub prefix: String,
+    pub password: String,
+    #[serde(default = "default_provision")]
+    pub provision: Provision,
+    /// Admin credentials for `provision: create` and room creation.
+    #[serde(default)]
+    pub admin: Option<Credentials>,
+    /// Concurrent provisioning requests.
+    #[serde(default = "default_provision_concurrency")]
+    pub concurrency: usize,
+}
+
+fn default_user_prefix() -> String {
+    "load-".into()
+}
+fn default_provision() -> Provision {
+    Provision::Register
+}
+fn default_provision_concurrency() -> usize {
+    16
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rooms {
+    pub count: u32,
+    #[serde(default = "default_room_prefix")]
+    pub prefix: String,
+    /// Each room gets this many members, users assigned round-robin.
+    pub members_per_room: u32,
+}
+
+fn default_room_prefix() -> String {
+    "load-room-".into()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Model {
+    Closed,
+    Open,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Load {
+    pub model: Model,
+    /// Closed: VUs over time. Open: arrivals per second over time.
+    /// Each stage moves linearly from the previous target to its own.
+    #[serde(default)]
+    pub stages: Vec<Stage>,
+    /// Open model shorthand: a constant rate for `duration`.
+    #[serde(default)]
+    pub rate: Option<f64>,
+    #[serde(default, deserialize_with = "deserialize_opt_duration")]
+    pub duration: Option<Duration>,
+    /// Closed model shorthand: a constant number of VUs for `duration`.
+    #[serde(default)]
+    pub vus: Option<u32>,
+    /// Open model: the VU pool size (each VU is one user session).
+    #[serde(default)]
+    pub max_vus: Option<u32>,
+    /// Open model: how long an arrival may wait for a free VU before it is
+    /// counted as dropped. Its latency counts from its intended start.
+    #[serde(
+        default = "default_max_queue",
+        deserialize_with = "deserialize_duration"
+    )]
+    pub max_queue: Duration,
+    /// Time given to running iterations after the last stage ends.
+    #[serde(
+        default = "default_graceful_stop",
+        deserialize_with = "deserialize_duration"
+    )]
+    pub graceful_stop: Duration,
+}
+
+fn default_max_queue() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_graceful_stop() -> Duration {
+    Duration::from_secs(10)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stage {
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub duration: Duration,
+    pub target: f64,
+}
+
+/// Limits on one metric; any limit exceeded fails the run (exit 1).
+/// Latency limits are durations (`p95: 500ms`); `rate` is the error rate
+/// as a percentage string (`rate: 1%`) or fraction (`rate: 0.01`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Threshold {
+    #[serde(default, deserialize_with = "deserialize_opt_duration")]
+    pub p50: Option<Duration>,
+    #[serde(default, deserialize_with = "deserialize_opt_duration")]
+    pub p90: Option<Duration>,
+    #[serde(default, deserialize_with = "deserialize_opt_duration")]
+    pub p95: Option<Duration>,
+    #[serde(default, deserialize_with = "deserialize_opt_duration")]
+    pub p99: Option<Duration>,
+    #[serde(default, deserialize_with = "deserialize_opt_duration")]
+    pub p999: Option<Duration>,
+    #[serde(default, deserialize_with = "deserialize_opt_duration")]
+    pub max: Option<Duration>,
+    /// Error rate limit, fraction of operations (0.01 = 1 %).
+    #[serde(default, deserialize_with = "super::duration::deserialize_opt_ratio")]
+    pub rate: Option<f64>,
+    /// Upper bound on a counter (e.g. `message.lost: {count: 0}`).
+    #[serde(default)]
+    pub count: Option<u64>,
+    /// Lower bound on the number of samples (catches runs that measured nothing).
+    #[serde(default)]
+    pub min_count: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Behaviour {
+    pub name: String,
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+    /// Run once when a VU starts (log in, connect, subscribe).
+    #[serde(default)]
+    pub setup: Vec<Step>,
+    /// One iteration. Closed model: repeated until the VU stops. Open
+    /// model: run once per arrival.
+    pub steps: Vec<Step>,
+}
+
+fn default_weight() -> u32 {
+    1
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    #[default]
+    Rest,
+    Ddp,
+}
+
+/// One step. YAML form: a map with one key naming the step, e.g.
+/// `- send_message: { room: random, via: ddp }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    Login(LoginStep),
+    Connect(ConnectStep),
+    Subscribe(SubscribeStep),
+    Unsubscribe(SubscribeStep),
+    SendMessage(SendMessageStep),
+    LoadHistory(LoadHistoryStep),
+    Read(RoomStep),
+    Typing(TypingStep),
+    SetStatus(SetStatusStep),
+    JoinRoom(RoomStep),
+    OpenRoom(RoomStep),
+    WebClientBoot(NamedStep),
+    Http(HttpStep),
+    Think(Think),
+    Repeat(RepeatStep),
+    Group(GroupStep),
+    WaitForMessage(WaitForMessageStep),
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedStep {
+    /// Metric name for this step instead of the default.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginStep {
+    /// `rest`: POST /api/v1/login. `ddp`: DDP `login` with the SHA-256 digest
+    /// (opens the websocket if needed).
+    #[serde(default)]
+    pub via: Via,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectStep {
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stream {
+    /// `stream-room-messages` for each selected room.
+    RoomMessages,
+    /// `stream-notify-room` `<rid>/user-activity` and `<rid>/typing`.
+    Typing,
+    /// `stream-notify-user` `<uid>/rooms-changed`, `subscriptions-changed`, `notification`.
+    NotifyUser,
+    /// `stream-user-presence` for the members of the selected rooms.
+    Presence,
+    /// `stream-room-messages` `__my_messages__`.
+    MyMessages,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscribeStep {
+    pub stream: Stream,
+    /// Room selector: `joined` (every room of the VU), `random` (one of them),
+    /// or a room name template.
+    #[serde(default = "default_rooms_joined")]
+    pub rooms: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+fn default_rooms_joined() -> String {
+    "joined".into()
+}
+
+fn default_room_random() -> String {
+    "random".into()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SendVia {
+    /// DDP method `sendMessage`.
+    Ddp,
+    /// REST `chat.postMessage`.
+    #[default]
+    PostMessage,
+    /// REST `chat.sendMessage`.
+    SendMessage,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendMessageStep {
+    /// `random` (one of the VU's rooms), `current` (the last room picked),
+    /// or a room name template.
+    #[serde(default = "default_room_random")]
+    pub room: String,
+    #[serde(default)]
+    pub via: SendVia,
+    /// Text template; the delivery-tracking token is appended.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Pad the text to this many bytes.
+    #[serde(default)]
+    pub size: Option<usize>,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadHistoryStep {
+    #[serde(default = "default_room_random")]
+    pub room: String,
+    /// `ddp`: `loadHistory`; `rest`: `channels.history`.
+    #[serde(default)]
+    pub via: Via,
+    #[serde(default = "default_history_count")]
+    pub count: u32,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+fn default_history_count() -> u32 {
+    50
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoomStep {
+    #[serde(default = "default_room_random")]
+    pub room: String,
+    #[serde(default)]
+    pub via: Via,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TypingEvent {
+    /// `<rid>/user-activity` with `["user-typing"]` / `[]` (web client).
+    #[default]
+    UserActivity,
+    /// Legacy `<rid>/typing` with `true` / `false` (mobile).
+    Typing,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TypingStep {
+    #[serde(default = "default_room_random")]
+    pub room: String,
+    /// Start typing, wait this long, stop typing. Without it: start only,
+    /// unless `stop: true`.
+    #[serde(default, deserialize_with = "deserialize_opt_duration")]
+    pub duration: Option<Duration>,
+    #[serde(default)]
+    pub stop: bool,
+    #[serde(default)]
+    pub event: TypingEvent,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Online,
+    Away,
+    Busy,
+    Offline,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetStatusStep {
+    pub status: Status,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub via: Via,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpStep {
+    #[serde(default = "default_http_method")]
+    pub method: String,
+    /// Path (templated), e.g. `/api/v1/rooms.get`.
+    pub path: String,
+    /// JSON body; string values are templates.
+    #[serde(default)]
+    pub body: Option<serde_json::Value>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Send the VU's `X-User-Id` / `X-Auth-Token` (default when logged in).
+    #[serde(default = "default_true")]
+    pub auth: bool,
+    /// Variable name -> JSON pointer into the response body.
+    #[serde(default)]
+    pub capture: BTreeMap<String, String>,
+    /// Expected HTTP status; anything else is an error. Default: any 2xx.
+    #[serde(default)]
+    pub expect_status: Option<u16>,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+fn default_http_method() -> String {
+    "GET".into()
+}
+fn default_true() -> bool {
+    true
+}
+
+/// Think time. YAML: `think: 2s`, `think: {uniform: [1s, 3s]}`,
+/// `think: {exponential: 45s}`, `think: {normal: {mean: 2s, stddev: 500ms}}`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Think {
+    Constant(Duration),
+    Uniform {
+        min: Duration,
+        max: Duration,
+    },
+    /// Mean of an exponential distribution (Poisson arrivals per VU).
+    Exponential(Duration),
+    Normal {
+        mean: Duration,
+        stddev: Duration,
+        min: Duration,
+        max: Duration,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepeatStep {
+    /// Iterations; omit with `duration` or `forever`.
+    #[serde(default)]
+    pub count: Option<u64>,
+    #[serde(default, deserialize_with = "deserialize_opt_duration")]
+    pub duration: Option<Duration>,
+    /// Until the VU is stopped.
+    #[serde(default)]
+    pub forever: bool,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupStep {
+    /// Metric name of the transaction.
+    pub name: String,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitForMessageStep {
+    /// Room selector; default: any subscribed room.
+    #[serde(default)]
+    pub room: Option<String>,
+    /// Text the message must contain (template).
+    #[serde(default)]
+    pub contains: Option<String>,
+    /// Username of the sender (template).
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(
+        default = "default_wait_timeout",
+        deserialize_with = "deserialize_duration"
+    )]
+    pub timeout: Duration,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+fn default_wait_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+impl<'de> Deserialize<'de> for Think {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use super::duration::parse_duration;
+        use serde::de::Error;
+
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Normal {
+            mean: String,
+            stddev: String,
+            #[serde(default)]
+            min: Option<String>,
+            #[serde(default)]
+            max: Option<String>,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "snake_case", deny_unknown_fields)]
+        enum Form {
+            Constant(String),
+            Uniform([String; 2]),
+            Exponential(String),
+            Normal(Normal),
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Plain(String),
+            Num(f64),
+            Form(Form),
+        }
+        let dur = |s: &str| parse_duration(s).map_err(D::Error::custom);
+        Ok(match Raw::deserialize(d)? {
+            Raw::Plain(s) => Think::Constant(dur(&s)?),
+            Raw::Num(n) => Think::Constant(dur(&n.to_string())?),
+            Raw::Form(Form::Constant(s)) => Think::Constant(dur(&s)?),
+            Raw::Form(Form::Uniform([a, b])) => {
+                let (min, max) = (dur(&a)?, dur(&b)?);
+                if min > max {
+                    return Err(D::Error::custom("uniform think: min is above max"));
+                }
+                Think::Uniform { min, max }
+            }
+            Raw::Form(Form::Exponential(s)) => Think::Exponential(dur(&s)?),
+            Raw::Form(Form::Normal(n)) => {
+                let mean = dur(&n.mean)?;
+                let stddev = dur(&n.stddev)?;
+                let min = n
+                    .min
+                    .as_deref()
+                    .map(dur)
+                    .transpose()?
+                    .unwrap_or(Duration::ZERO);
+                let max = n
+                    .max
+                    .as_deref()
+                    .map(dur)
+                    .transpose()?
+                    .unwrap_or(mean + 4 * stddev);
+                Think::Normal {
+                    mean,
+                    stddev,
+                    min,
+                    max,
+                }
+            }
+        })
+    }
+}

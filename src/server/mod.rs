@@ -1,0 +1,1 @@
+//! The reference Rocket.Chat-compatible server.
