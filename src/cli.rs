@@ -23,8 +23,70 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a scenario: provision users and rooms, drive virtual users, write results.
+    Run(RunArgs),
+    /// Check a scenario file without running it (exit 0 valid, 2 invalid).
+    Validate(ValidateArgs),
     /// Run the reference Rocket.Chat-compatible server (REST + DDP).
     Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario file (YAML).
+    pub scenario: PathBuf,
+    /// Target base URL, one per Rocket.Chat instance (repeatable); overrides
+    /// the scenario's `target.urls`. Without any target the reference server
+    /// runs in-process on loopback.
+    #[arg(long = "target", value_name = "URL")]
+    pub targets: Vec<String>,
+    #[command(flatten)]
+    pub out: OutArgs,
+    /// Run shard I of N (1-based): a disjoint slice of the users and of the
+    /// arrival rate.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<(u32, u32)>,
+    /// Wait until this time (RFC 3339) before the measured phase, to align shards.
+    #[arg(long, value_name = "RFC3339")]
+    pub start_at: Option<String>,
+    /// Override the load duration (constant load for this long).
+    #[arg(long, value_parser = parse_duration_arg)]
+    pub duration: Option<std::time::Duration>,
+    /// Override the number of VUs (closed model) or the VU pool (open model).
+    #[arg(long)]
+    pub vus: Option<u32>,
+    /// Override the arrival rate per second (open model).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Users and rooms already exist: skip provisioning.
+    #[arg(long)]
+    pub skip_provision: bool,
+    /// No progress display.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Scenario file (YAML).
+    pub scenario: PathBuf,
+}
+
+fn parse_shard(s: &str) -> Result<(u32, u32), String> {
+    let err = || format!("invalid shard `{s}`: expected I/N with 1 <= I <= N, e.g. 2/4");
+    let (i, n) = s.split_once('/').ok_or_else(err)?;
+    let (i, n): (u32, u32) = (
+        i.trim().parse().map_err(|_| err())?,
+        n.trim().parse().map_err(|_| err())?,
+    );
+    if i == 0 || n == 0 || i > n {
+        return Err(err());
+    }
+    Ok((i, n))
+}
+
+fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
+    crate::scenario::duration::parse_duration(s)
 }
 
 #[derive(Debug, Args)]
@@ -97,6 +159,14 @@ pub struct OutArgs {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn shard_parsing() {
+        assert_eq!(parse_shard("2/4"), Ok((2, 4)));
+        assert!(parse_shard("0/4").is_err());
+        assert!(parse_shard("5/4").is_err());
+        assert!(parse_shard("x").is_err());
+    }
 
     #[test]
     fn cli_is_consistent() {
