@@ -14,6 +14,11 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 pub fn dispatch(cli: Cli) -> u8 {
     match cli.command {
         Command::Serve(args) => serve::run(args),
+        // Wired as the scenario and engine modules land.
+        Command::Run(_) | Command::Validate(_) => {
+            eprintln!("error: this command is not built yet");
+            EXIT_BAD_INPUT
+        }
     }
 }
 
