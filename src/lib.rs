@@ -6,5 +6,6 @@
 
 pub mod cli;
 pub mod commands;
+pub mod engine;
 pub mod scenario;
 pub mod server;
