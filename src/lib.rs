@@ -7,5 +7,6 @@
 pub mod cli;
 pub mod commands;
 pub mod engine;
+pub mod metrics;
 pub mod scenario;
 pub mod server;
