@@ -8,5 +8,6 @@ pub mod cli;
 pub mod commands;
 pub mod engine;
 pub mod metrics;
+pub mod rocketchat;
 pub mod scenario;
 pub mod server;

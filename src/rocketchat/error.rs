@@ -1,0 +1,245 @@
+//! The typed errors of the protocol clients and the mapping of transport
+//! errors (reqwest, io, tungstenite) and Rocket.Chat error bodies onto them.
+
+use std::error::Error as StdError;
+use std::io;
+
+use serde_json::Value;
+
+/// What went wrong talking to Rocket.Chat. Variants map one-to-one onto the
+/// error classes the metrics count.
+#[derive(Debug, thiserror::Error)]
+pub enum RcError {
+    #[error("cannot connect to {url}: {message}")]
+    Connect {
+        url: String,
+        /// The peer actively refused (nothing listens there).
+        refused: bool,
+        message: String,
+    },
+    #[error("timed out: {what}")]
+    Timeout { what: String },
+    #[error("TLS error: {0}")]
+    Tls(String),
+    #[error("HTTP {status} from {endpoint}{}", error.as_deref().map(|e| format!(": {e}")).unwrap_or_default())]
+    Http {
+        status: u16,
+        endpoint: String,
+        /// Rocket.Chat's `errorType`, else its `error` text.
+        error: Option<String>,
+        body: String,
+    },
+    #[error("DDP method {method} failed: {code}: {reason}")]
+    Ddp {
+        method: String,
+        /// The Meteor error's `error` field as a string (`"404"`, `"error-invalid-user"`).
+        code: String,
+        reason: String,
+    },
+    #[error("subscription {name} refused: {code}: {reason}")]
+    Nosub {
+        name: String,
+        code: String,
+        reason: String,
+    },
+    #[error("connection closed{}: {reason}", code.map(|c| format!(" (code {c})")).unwrap_or_default())]
+    Closed { code: Option<u16>, reason: String },
+    #[error("protocol error: {0}")]
+    Protocol(String),
+}
+
+/// `(code, reason)` of a Meteor error object
+/// (`{"error":404,"reason":"...","message":"... [404]"}`).
+pub(crate) fn meteor_error(err: &Value) -> (String, String) {
+    let code = match err.get("error") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    };
+    let reason = ["reason", "message"]
+        .iter()
+        .find_map(|k| err.get(*k).and_then(Value::as_str))
+        .unwrap_or_default()
+        .to_owned();
+    (code, reason)
+}
+
+/// The error name of a Rocket.Chat REST error body: `errorType` when given,
+/// else the `error` text (7.x and 8.x shapes both carry one of them).
+pub(crate) fn rest_error_name(body: &Value) -> Option<String> {
+    ["errorType", "error"]
+        .iter()
+        .find_map(|k| body.get(*k).and_then(Value::as_str))
+        .map(str::to_owned)
+}
+
+/// Whether an error chain contains a rustls error (certificate, handshake).
+fn tls_cause(err: &(dyn StdError + 'static)) -> Option<String> {
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls.to_string());
+        }
+        // io::Error hides its payload from `source()`: look inside it.
+        if let Some(inner) = e
+            .downcast_ref::<io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            return Some(inner.to_string());
+        }
+        cur = e.source();
+    }
+    None
+}
+
+/// The first io::Error in a chain, including one wrapped as a payload.
+fn io_cause<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a io::Error> {
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(io) = e.downcast_ref::<io::Error>() {
+            return Some(io);
+        }
+        cur = e.source();
+    }
+    None
+}
+
+/// A full, one-line description of an error and its causes.
+fn chain_text(err: &(dyn StdError + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let s = e.to_string();
+        if !text.contains(&s) {
+            text.push_str(": ");
+            text.push_str(&s);
+        }
+        cur = e.source();
+    }
+    text
+}
+
+/// Maps an io error met while connecting to `url`.
+pub(crate) fn from_io(err: io::Error, url: &str, what: &str) -> RcError {
+    if let Some(tls) = tls_cause(&err) {
+        return RcError::Tls(format!("{url}: {tls}"));
+    }
+    match err.kind() {
+        io::ErrorKind::TimedOut => RcError::Timeout {
+            what: what.to_owned(),
+        },
+        kind => RcError::Connect {
+            url: url.to_owned(),
+            refused: kind == io::ErrorKind::ConnectionRefused,
+            message: chain_text(&err),
+        },
+    }
+}
+
+/// Maps a reqwest error of a request to `url` (described by `what`).
+pub(crate) fn from_reqwest(err: reqwest::Error, url: &str, what: &str) -> RcError {
+    if let Some(tls) = tls_cause(&err) {
+        return RcError::Tls(format!("{url}: {tls}"));
+    }
+    let io_kind = io_cause(&err).map(io::Error::kind);
+    if err.is_timeout() || io_kind == Some(io::ErrorKind::TimedOut) {
+        return RcError::Timeout {
+            what: what.to_owned(),
+        };
+    }
+    if err.is_connect() || io_kind.is_some() || err.is_request() {
+        return RcError::Connect {
+            url: url.to_owned(),
+            refused: io_kind == Some(io::ErrorKind::ConnectionRefused),
+            message: chain_text(&err),
+        };
+    }
+    RcError::Protocol(format!("{what}: {}", chain_text(&err)))
+}
+
+/// Maps a tungstenite error met on the websocket to `url`.
+pub(crate) fn from_ws(
+    err: tokio_tungstenite::tungstenite::Error,
+    url: &str,
+    what: &str,
+) -> RcError {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    match err {
+        WsError::Io(io) => from_io(io, url, what),
+        WsError::Tls(tls) => RcError::Tls(format!("{url}: {tls}")),
+        WsError::Http(resp) => {
+            let body = resp
+                .body()
+                .as_deref()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default();
+            let error = serde_json::from_str::<Value>(&body)
+                .ok()
+                .and_then(|v| rest_error_name(&v));
+            RcError::Http {
+                status: resp.status().as_u16(),
+                endpoint: "/websocket".to_owned(),
+                error,
+                body,
+            }
+        }
+        WsError::ConnectionClosed | WsError::AlreadyClosed => RcError::Closed {
+            code: None,
+            reason: format!("{what}: connection closed"),
+        },
+        other => RcError::Protocol(format!("{what} ({url}): {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn meteor_error_numeric_and_string_codes() {
+        let e = json!({"isClientSafe":true,"error":404,"reason":"Method 'nope' not found","message":"Method 'nope' not found [404]"});
+        assert_eq!(
+            meteor_error(&e),
+            ("404".to_owned(), "Method 'nope' not found".to_owned())
+        );
+        let e = json!({"error":"error-action-not-allowed","message":"This is an enterprise feature [error-action-not-allowed]"});
+        let (code, reason) = meteor_error(&e);
+        assert_eq!(code, "error-action-not-allowed");
+        assert!(reason.starts_with("This is an enterprise feature"));
+    }
+
+    #[test]
+    fn rest_error_prefers_error_type() {
+        let b = json!({"success":false,"error":"Room not found [error-room-not-found]","errorType":"error-room-not-found"});
+        assert_eq!(rest_error_name(&b).as_deref(), Some("error-room-not-found"));
+        let b = json!({"success":false,"error":"unauthorized"});
+        assert_eq!(rest_error_name(&b).as_deref(), Some("unauthorized"));
+        assert_eq!(rest_error_name(&json!({"x":1})), None);
+    }
+
+    #[test]
+    fn io_errors_map_to_refused_timeout_and_tls() {
+        let refused = from_io(
+            io::Error::from(io::ErrorKind::ConnectionRefused),
+            "ws://x",
+            "connect",
+        );
+        assert!(matches!(refused, RcError::Connect { refused: true, .. }));
+        let t = from_io(
+            io::Error::from(io::ErrorKind::TimedOut),
+            "ws://x",
+            "connect",
+        );
+        assert!(matches!(t, RcError::Timeout { .. }));
+        let tls = io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::Expired),
+        );
+        assert!(matches!(
+            from_io(tls, "wss://x", "connect"),
+            RcError::Tls(_)
+        ));
+    }
+}
