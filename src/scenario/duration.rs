@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer, de::Error};
+use std::fmt;
+
+use serde::{Deserializer, de::Error, de::Visitor};
 
 /// Parses `500us`, `250ms`, `45s`, `1m`, `1h`, `1m30s`; a bare number is seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -31,48 +33,62 @@ pub fn parse_ratio(s: &str) -> Result<f64, String> {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum NumOrStr {
-    Num(f64),
-    Str(String),
+/// Accepts a number or a string and hands its text to a parser, so errors
+/// say what was expected instead of naming an internal type.
+struct Text<F> {
+    parse: F,
+    what: &'static str,
 }
 
-impl NumOrStr {
-    fn into_duration(self) -> Result<Duration, String> {
-        match self {
-            NumOrStr::Num(n) => parse_duration(&n.to_string()),
-            NumOrStr::Str(s) => parse_duration(&s),
-        }
+impl<'de, T, F: Fn(&str) -> Result<T, String>> Visitor<'de> for Text<F> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.what)
     }
-    fn into_ratio(self) -> Result<f64, String> {
-        match self {
-            NumOrStr::Num(n) => parse_ratio(&n.to_string()),
-            NumOrStr::Str(s) => parse_ratio(&s),
-        }
+
+    fn visit_str<E: Error>(self, v: &str) -> Result<T, E> {
+        (self.parse)(v).map_err(E::custom)
+    }
+
+    fn visit_u64<E: Error>(self, v: u64) -> Result<T, E> {
+        self.visit_str(&v.to_string())
+    }
+
+    fn visit_i64<E: Error>(self, v: i64) -> Result<T, E> {
+        self.visit_str(&v.to_string())
+    }
+
+    fn visit_f64<E: Error>(self, v: f64) -> Result<T, E> {
+        self.visit_str(&v.to_string())
     }
 }
+
+const DURATION: &str = "a duration such as 500ms, 30s or 2m";
+const RATIO: &str = "a ratio such as 1% or 0.01";
 
 pub fn deserialize_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    NumOrStr::deserialize(d)?
-        .into_duration()
-        .map_err(D::Error::custom)
+    d.deserialize_any(Text {
+        parse: parse_duration,
+        what: DURATION,
+    })
 }
 
+/// Like [`deserialize_duration`]; absence is handled by `#[serde(default)]`.
 pub fn deserialize_opt_duration<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Option<Duration>, D::Error> {
-    match Option::<NumOrStr>::deserialize(d)? {
-        None => Ok(None),
-        Some(v) => v.into_duration().map(Some).map_err(D::Error::custom),
-    }
+    d.deserialize_any(Text {
+        parse: |s: &str| parse_duration(s).map(Some),
+        what: DURATION,
+    })
 }
 
 pub fn deserialize_opt_ratio<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    match Option::<NumOrStr>::deserialize(d)? {
-        None => Ok(None),
-        Some(v) => v.into_ratio().map(Some).map_err(D::Error::custom),
-    }
+    d.deserialize_any(Text {
+        parse: |s: &str| parse_ratio(s).map(Some),
+        what: RATIO,
+    })
 }
 
 #[cfg(test)]

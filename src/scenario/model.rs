@@ -294,6 +294,127 @@ pub enum Step {
     WaitForMessage(WaitForMessageStep),
 }
 
+impl Step {
+    /// The step's key in the file (`send_message`, `think`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Step::Login(_) => "login",
+            Step::Connect(_) => "connect",
+            Step::Subscribe(_) => "subscribe",
+            Step::Unsubscribe(_) => "unsubscribe",
+            Step::SendMessage(_) => "send_message",
+            Step::LoadHistory(_) => "load_history",
+            Step::Read(_) => "read",
+            Step::Typing(_) => "typing",
+            Step::SetStatus(_) => "set_status",
+            Step::JoinRoom(_) => "join_room",
+            Step::OpenRoom(_) => "open_room",
+            Step::WebClientBoot(_) => "web_client_boot",
+            Step::Http(_) => "http",
+            Step::Think(_) => "think",
+            Step::Repeat(_) => "repeat",
+            Step::Group(_) => "group",
+            Step::WaitForMessage(_) => "wait_for_message",
+        }
+    }
+
+    /// The step's own `name:` (a group's required name included).
+    pub fn custom_name(&self) -> Option<&str> {
+        match self {
+            Step::Login(s) => s.name.as_deref(),
+            Step::Connect(s) => s.name.as_deref(),
+            Step::Subscribe(s) | Step::Unsubscribe(s) => s.name.as_deref(),
+            Step::SendMessage(s) => s.name.as_deref(),
+            Step::LoadHistory(s) => s.name.as_deref(),
+            Step::Read(s) | Step::JoinRoom(s) | Step::OpenRoom(s) => s.name.as_deref(),
+            Step::Typing(s) => s.name.as_deref(),
+            Step::SetStatus(s) => s.name.as_deref(),
+            Step::WebClientBoot(s) => s.name.as_deref(),
+            Step::Http(s) => s.name.as_deref(),
+            Step::Group(s) => Some(&s.name),
+            Step::WaitForMessage(s) => s.name.as_deref(),
+            Step::Think(_) | Step::Repeat(_) => None,
+        }
+    }
+
+    /// The metric this step records under: its `name:` if given, else the
+    /// default of docs/scenarios.md. `None` for steps that record nothing
+    /// themselves (think, repeat).
+    pub fn metric_name(&self) -> Option<String> {
+        if let Some(n) = self.custom_name() {
+            return Some(n.to_string());
+        }
+        let rest_or_ddp = |via: Via, rest: &str, ddp: &str| match via {
+            Via::Rest => format!("rest.{rest}"),
+            Via::Ddp => format!("ddp.method.{ddp}"),
+        };
+        Some(match self {
+            Step::Login(_) => "login".into(),
+            Step::Connect(_) => "ddp.connect".into(),
+            Step::Subscribe(s) => format!("ddp.sub.{}", s.stream.publication()),
+            Step::Unsubscribe(s) => format!("ddp.unsub.{}", s.stream.publication()),
+            Step::SendMessage(s) => match s.via {
+                SendVia::Ddp => "ddp.method.sendMessage".into(),
+                SendVia::PostMessage => "rest.chat.postMessage".into(),
+                SendVia::SendMessage => "rest.chat.sendMessage".into(),
+            },
+            Step::LoadHistory(s) => rest_or_ddp(s.via, "channels.history", "loadHistory"),
+            Step::Read(s) => rest_or_ddp(s.via, "subscriptions.read", "readMessages"),
+            Step::JoinRoom(s) => rest_or_ddp(s.via, "channels.join", "joinRoom"),
+            Step::SetStatus(s) => rest_or_ddp(s.via, "users.setStatus", "setUserStatus"),
+            Step::Typing(_) => "ddp.method.stream-notify-room".into(),
+            Step::OpenRoom(_) => "open_room".into(),
+            Step::WebClientBoot(_) => "web_client_boot".into(),
+            Step::Http(h) => http_metric_name(&h.method, &h.path),
+            Step::WaitForMessage(_) => "wait_for_message".into(),
+            Step::Think(_) | Step::Repeat(_) | Step::Group(_) => return None,
+        })
+    }
+
+    /// Nested steps of `repeat` and `group`.
+    pub fn children(&self) -> &[Step] {
+        match self {
+            Step::Repeat(r) => &r.steps,
+            Step::Group(g) => &g.steps,
+            _ => &[],
+        }
+    }
+}
+
+/// `rest.<endpoint>` for `/api/v1/<endpoint>` and `/api/<endpoint>` (query
+/// string dropped), else `http.<METHOD> <path>`.
+pub fn http_metric_name(method: &str, path: &str) -> String {
+    let path = path.split('?').next().unwrap_or(path);
+    match path
+        .strip_prefix("/api/v1/")
+        .or_else(|| path.strip_prefix("/api/"))
+    {
+        Some(endpoint) if !endpoint.is_empty() => format!("rest.{endpoint}"),
+        _ => format!(
+            "http.{}.{}",
+            method.to_ascii_uppercase(),
+            path.trim_start_matches('/')
+        ),
+    }
+}
+
+impl Stream {
+    /// The Rocket.Chat publication this stream subscribes to.
+    pub fn publication(self) -> &'static str {
+        match self {
+            Stream::RoomMessages | Stream::MyMessages => "stream-room-messages",
+            Stream::Typing => "stream-notify-room",
+            Stream::NotifyUser => "stream-notify-user",
+            Stream::Presence => "stream-user-presence",
+        }
+    }
+
+    /// Whether the stream delivers chat messages (what `wait_for_message` needs).
+    pub fn carries_messages(self) -> bool {
+        matches!(self, Stream::RoomMessages | Stream::MyMessages)
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NamedStep {
@@ -561,64 +682,88 @@ fn default_wait_timeout() -> Duration {
     Duration::from_secs(10)
 }
 
+/// A duration in any form `deserialize_duration` accepts.
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct Dur(#[serde(deserialize_with = "deserialize_duration")] Duration);
+
+const THINK_FORMS: &[&str] = &["constant", "uniform", "exponential", "normal"];
+
 impl<'de> Deserialize<'de> for Think {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use super::duration::parse_duration;
+        d.deserialize_any(ThinkVisitor)
+    }
+}
+
+struct ThinkVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ThinkVisitor {
+    type Value = Think;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a duration (`2s`) or one of `{uniform: [1s, 3s]}`, `{exponential: 45s}`, `{normal: {mean: 2s, stddev: 500ms}}`")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Think, E> {
+        super::duration::parse_duration(v)
+            .map(Think::Constant)
+            .map_err(E::custom)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Think, E> {
+        Ok(Think::Constant(Duration::from_secs(v)))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Think, E> {
+        self.visit_str(&v.to_string())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Think, A::Error> {
         use serde::de::Error;
 
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Normal {
-            mean: String,
-            stddev: String,
+            mean: Dur,
+            stddev: Dur,
             #[serde(default)]
-            min: Option<String>,
+            min: Option<Dur>,
             #[serde(default)]
-            max: Option<String>,
+            max: Option<Dur>,
         }
-        #[derive(Deserialize)]
-        #[serde(rename_all = "snake_case", deny_unknown_fields)]
-        enum Form {
-            Constant(String),
-            Uniform([String; 2]),
-            Exponential(String),
-            Normal(Normal),
-        }
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Plain(String),
-            Num(f64),
-            Form(Form),
-        }
-        let dur = |s: &str| parse_duration(s).map_err(D::Error::custom);
-        Ok(match Raw::deserialize(d)? {
-            Raw::Plain(s) => Think::Constant(dur(&s)?),
-            Raw::Num(n) => Think::Constant(dur(&n.to_string())?),
-            Raw::Form(Form::Constant(s)) => Think::Constant(dur(&s)?),
-            Raw::Form(Form::Uniform([a, b])) => {
-                let (min, max) = (dur(&a)?, dur(&b)?);
-                if min > max {
-                    return Err(D::Error::custom("uniform think: min is above max"));
+
+        let Some(form) = map.next_key::<String>()? else {
+            return Err(A::Error::custom(
+                "expected one of `constant`, `uniform`, `exponential`, `normal`",
+            ));
+        };
+        let think = match form.as_str() {
+            "constant" => Think::Constant(map.next_value::<Dur>()?.0),
+            "exponential" => Think::Exponential(map.next_value::<Dur>()?.0),
+            "uniform" => {
+                let bounds = map.next_value::<Vec<Dur>>()?;
+                let found = bounds.len();
+                let Ok::<[Dur; 2], _>([min, max]) = bounds.try_into() else {
+                    return Err(A::Error::custom(format!(
+                        "uniform takes [min, max], found {found} values"
+                    )));
+                };
+                if min.0 > max.0 {
+                    return Err(A::Error::custom("uniform think: min is above max"));
                 }
-                Think::Uniform { min, max }
+                Think::Uniform {
+                    min: min.0,
+                    max: max.0,
+                }
             }
-            Raw::Form(Form::Exponential(s)) => Think::Exponential(dur(&s)?),
-            Raw::Form(Form::Normal(n)) => {
-                let mean = dur(&n.mean)?;
-                let stddev = dur(&n.stddev)?;
-                let min = n
-                    .min
-                    .as_deref()
-                    .map(dur)
-                    .transpose()?
-                    .unwrap_or(Duration::ZERO);
-                let max = n
-                    .max
-                    .as_deref()
-                    .map(dur)
-                    .transpose()?
-                    .unwrap_or(mean + 4 * stddev);
+            "normal" => {
+                let n = map.next_value::<Normal>()?;
+                let (mean, stddev) = (n.mean.0, n.stddev.0);
+                let min = n.min.map_or(Duration::ZERO, |d| d.0);
+                let max = n.max.map_or(mean + 4 * stddev, |d| d.0);
+                if min > max {
+                    return Err(A::Error::custom("normal think: min is above max"));
+                }
                 Think::Normal {
                     mean,
                     stddev,
@@ -626,6 +771,13 @@ impl<'de> Deserialize<'de> for Think {
                     max,
                 }
             }
-        })
+            other => return Err(A::Error::unknown_variant(other, THINK_FORMS)),
+        };
+        if let Some(extra) = map.next_key::<String>()? {
+            return Err(A::Error::custom(format!(
+                "think takes one form, found a second key `{extra}`"
+            )));
+        }
+        Ok(think)
     }
 }
