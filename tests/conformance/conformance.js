@@ -122,6 +122,26 @@ function deferred() {
 }
 
 class CheckFailed extends Error {}
+
+/** Awaits a promise that must reject (within STEP_MS); returns the rejection value. */
+async function rejectionOf(promise, what) {
+	try {
+		const v = await withTimeout(promise, STEP_MS, what);
+		throw new CheckFailed(`expected an error, got the result ${show(v)}`);
+	} catch (e) {
+		if (e instanceof CheckFailed || (e instanceof Error && e.message.startsWith('timed out'))) throw e;
+		return e;
+	}
+}
+
+/** A Meteor.Error as serialized on the wire (ROCKETCHAT.md §1.4). */
+const meteorError = (code, reason) => ({
+	isClientSafe: true,
+	error: code,
+	reason,
+	message: `${reason} [${code}]`,
+	errorType: 'Meteor.Error',
+});
 function expect(cond, message) {
 	if (!cond) throw new CheckFailed(message);
 }
@@ -231,16 +251,8 @@ async function main() {
 	await check('ddp-client wrong password -> 401 "User not found"', async () => {
 		const c = await withTimeout(DDPSDK.createAndConnect(URL0), STEP_MS, 'connected');
 		closers.push(() => closeDdp(c));
-		let err;
-		try {
-			await withTimeout(c.account.loginWithPassword(U1, sha256(`${opts.password}-wrong`)), STEP_MS, 'login result');
-		} catch (e) {
-			err = e;
-		}
-		expect(err !== undefined, 'login with a wrong password succeeded');
-		expectEqual(err.error, 401, 'error.error');
-		expectEqual(err.reason, 'User not found', 'error.reason');
-		expectEqual(err.errorType, 'Meteor.Error', 'error.errorType');
+		const err = await rejectionOf(c.account.loginWithPassword(U1, sha256(`${opts.password}-wrong`)), 'login result');
+		expectEqual(err, meteorError(401, 'User not found'), 'error object');
 		closeDdp(c);
 	});
 
@@ -338,44 +350,14 @@ async function main() {
 	}, { sock: () => sockOf(b) });
 
 	await check('unknown method -> Meteor.Error 404 surfaced verbatim', async () => {
-		let err;
-		try {
-			await withTimeout(a.call('conformance-no-such-method'), STEP_MS, 'result');
-		} catch (e) {
-			err = e;
-		}
-		expectEqual(
-			err,
-			{
-				isClientSafe: true,
-				error: 404,
-				reason: "Method 'conformance-no-such-method' not found",
-				message: "Method 'conformance-no-such-method' not found [404]",
-				errorType: 'Meteor.Error',
-			},
-			'error object',
-		);
+		const err = await rejectionOf(a.call('conformance-no-such-method'), 'result');
+		expectEqual(err, meteorError(404, "Method 'conformance-no-such-method' not found"), 'error object');
 	}, { sock: () => sockOf(a) });
 
 	await check('unknown publication -> nosub with 404', async () => {
 		const s = a.client.subscribe('conformance-no-such-pub', 'x');
-		let err;
-		try {
-			await withTimeout(s.ready(), STEP_MS, 'nosub');
-		} catch (e) {
-			err = e;
-		}
-		expectEqual(
-			err,
-			{
-				isClientSafe: true,
-				error: 404,
-				reason: "Subscription 'conformance-no-such-pub' not found",
-				message: "Subscription 'conformance-no-such-pub' not found [404]",
-				errorType: 'Meteor.Error',
-			},
-			'nosub error',
-		);
+		const err = await rejectionOf(s.ready(), 'nosub');
+		expectEqual(err, meteorError(404, "Subscription 'conformance-no-such-pub' not found"), 'nosub error');
 	}, { sock: () => sockOf(a) });
 
 	await check('unsub -> nosub without error', async () => {
@@ -458,12 +440,7 @@ async function main() {
 		}, { sock: () => sockOf(a) });
 
 		await check('sdk methodCall of an unknown method rejects with the 404 Meteor.Error', async () => {
-			let err;
-			try {
-				await withTimeout(sdk.methodCall('conformance-no-such-method'), STEP_MS, 'result');
-			} catch (e) {
-				err = e;
-			}
+			const err = await rejectionOf(sdk.methodCall('conformance-no-such-method'), 'result');
 			expect(err && err.error === 404, `expected a rejection with error 404, got ${show(err)}`);
 		}, { sock: () => sdkSock });
 	}

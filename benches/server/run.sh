@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Server benches for `rocketload serve` with an independent Node + ws load source.
+#   benches/server/run.sh fanout|scaling|memory|hold50k|all
+# fanout   (a) messages/s one instance accepts and fans out to 10 subscribers each, cost 0
+# scaling  (b) --cost default=200us,sendMessage=300us: --instances 2 over --instances 1
+# memory   (c) server RSS per idle, logged-in, subscribed session at 10,000 sessions
+# hold50k  (d) 50,000 idle sessions held 60 s over 4 instance ports and 4 source addresses
+# Loopback only. Each run starts its own server and stops it (by PID) when done.
+# Output: the RESULT JSON lines, also appended to $OUT (default /tmp/rocketload-bench/results.jsonl).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+BENCH=$ROOT/benches/server
+BIN=${ROCKETLOAD_BIN:-$ROOT/target/release/rocketload}
+WORK=${WORK:-/tmp/rocketload-bench}
+OUT=${OUT:-$WORK/results.jsonl}
+BASE_PORT=${BASE_PORT:-3310}
+PASSWORD=bench-pw
+mkdir -p "$WORK"
+
+# Sockets: the server and the generator each hold up to 50k.
+ulimit -Hn 200000 2>/dev/null || true
+ulimit -n 200000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+[ -d "$BENCH/node_modules/ws" ] || npm ci --prefix "$BENCH" --no-audit --no-fund --loglevel=error
+[ -x "$BIN" ] || cargo build --release --bin rocketload
+
+SERVER_PID=
+stop_server() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID"
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  SERVER_PID=
+}
+trap stop_server EXIT
+
+# start_server INSTANCES SEED_USERS SEED_ROOMS MEMBERS [extra serve flags...]
+# Sets SERVER_PID and URLS (comma-separated) once every instance printed its listening line.
+start_server() {
+  local instances=$1 users=$2 rooms=$3 members=$4
+  shift 4
+  local log=$WORK/serve.log
+  # shellcheck disable=SC2086 # SERVER_TASKSET is a word list ("taskset -c 0") or empty
+  ${SERVER_TASKSET:-} "$BIN" serve --listen "127.0.0.1:$BASE_PORT" --instances "$instances" \
+    --seed-users "$users" --seed-rooms "$rooms" --members-per-room "$members" \
+    --password "$PASSWORD" "$@" >"$log" 2>&1 &
+  SERVER_PID=$!
+  local deadline=$((SECONDS + 120))
+  while [ "$(grep -c 'listening on http://' "$log" || true)" -lt "$instances" ]; do
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      echo "serve exited early:" >&2; cat "$log" >&2; exit 1
+    fi
+    if [ $SECONDS -gt $deadline ]; then echo "serve did not start within 120 s" >&2; exit 1; fi
+    sleep 0.2
+  done
+  URLS=$(grep -o 'http://127[0-9.]*:[0-9]*' "$log" | head -n "$instances" | paste -sd, -)
+  echo "# serve pid $SERVER_PID instances $instances: $URLS $*" >&2
+}
+
+record() { # NAME COMMAND... : runs the generator, keeps its RESULT line
+  local name=$1; shift
+  echo "# $name: $*" >&2
+  local line
+  line=$("$@" | grep '^RESULT ' | sed 's/^RESULT //') || { echo "$name failed" >&2; return 1; }
+  echo "{\"bench\":\"$name\",\"at\":\"$(date -u +%FT%TZ)\",\"result\":$line}" | tee -a "$OUT"
+}
+
+fanout() {
+  # 20 rooms x 11 members: 1 sender + 10 subscribers per room.
+  SERVER_TASKSET="taskset -c 0" start_server 1 220 20 11
+  record fanout-1x-cost0 taskset -c 1 node "$BENCH/load.js" fanout --urls "$URLS" --users 220 \
+    --password "$PASSWORD" --subscribers 10 --window 8 --warmup-s 3 --duration-s 10 --server-pid "$SERVER_PID"
+  stop_server
+}
+
+scaling() {
+  # Senders only (no subscribers) so the generator stays light; the cost model dominates.
+  local cost=default=200us,sendMessage=300us
+  for n in 1 2 1 2; do
+    start_server "$n" 40 40 1 --cost "$cost"
+    record "scaling-${n}x" node "$BENCH/load.js" fanout --urls "$URLS" --users 40 \
+      --password "$PASSWORD" --subscribers 0 --window 4 --warmup-s 3 --duration-s 10 --server-pid "$SERVER_PID"
+    stop_server
+  done
+}
+
+memory() {
+  # 1,000 users in 100 rooms; 10,000 sessions (10 per user), each subscribed to its room.
+  SERVER_TASKSET="taskset -c 0" start_server 1 1000 100 10
+  sleep 2
+  record memory-10k taskset -c 1 node "$BENCH/load.js" hold --urls "$URLS" --sessions 10000 --users 1000 \
+    --password "$PASSWORD" --subscribe --hold-s 5 --server-pid "$SERVER_PID"
+  stop_server
+}
+
+hold50k() {
+  # 4 instances, 2 generator processes of 25,000 sessions each, 2 source addresses each.
+  start_server 4 1000 100 10
+  local barrier=$WORK/barrier-$$
+  rm -rf "$barrier"
+  node "$BENCH/load.js" hold --urls "$URLS" --sessions 25000 --users 1000 --password "$PASSWORD" \
+    --hold-s 60 --source-ips 127.0.0.2,127.0.0.3 --server-pid "$SERVER_PID" --barrier "$barrier:2" \
+    --timeout-s 900 >"$WORK/hold-a.out" &
+  local pa=$!
+  node "$BENCH/load.js" hold --urls "$URLS" --sessions 25000 --users 1000 --password "$PASSWORD" \
+    --hold-s 60 --source-ips 127.0.0.4,127.0.0.5 --server-pid "$SERVER_PID" --barrier "$barrier:2" \
+    --timeout-s 900 >"$WORK/hold-b.out" &
+  local pb=$!
+  echo "# hold50k: generators $pa $pb" >&2
+  local rc=0
+  wait "$pa" || rc=1
+  wait "$pb" || rc=1
+  for f in hold-a hold-b; do
+    echo "{\"bench\":\"hold50k-$f\",\"at\":\"$(date -u +%FT%TZ)\",\"result\":$(grep '^RESULT ' "$WORK/$f.out" | sed 's/^RESULT //' || echo null)}" | tee -a "$OUT"
+  done
+  rm -rf "$barrier"
+  stop_server
+  return $rc
+}
+
+case "${1:-}" in
+  fanout) fanout ;;
+  scaling) scaling ;;
+  memory) memory ;;
+  hold50k) hold50k ;;
+  all) fanout; scaling; memory; hold50k ;;
+  *) echo "usage: $0 fanout|scaling|memory|hold50k|all" >&2; exit 2 ;;
+esac
