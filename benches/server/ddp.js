@@ -177,11 +177,17 @@ async function pool(n, limit, fn) {
 	await Promise.all(Array.from({ length: Math.min(limit, n) }, worker));
 }
 
-/** Rooms of a logged-in user (accepts the array and the {update} forms). */
-async function roomsOf(conn) {
+/**
+ * Ids of the seeded rooms (name starts with `roomPrefix`) a logged-in user is a member of;
+ * accepts the array and the {update} forms of `subscriptions/get`. Rooms every user is in
+ * (GENERAL) are left out so each bench room keeps its own members.
+ */
+async function roomsOf(conn, roomPrefix = process.env.ROOM_PREFIX || 'load-room-') {
 	const r = await conn.call('subscriptions/get', []);
 	const subs = Array.isArray(r) ? r : r && Array.isArray(r.update) ? r.update : [];
-	return subs.map((s) => s.rid).filter((x) => typeof x === 'string');
+	return subs
+		.filter((s) => typeof s.rid === 'string' && (typeof s.name !== 'string' || s.name.startsWith(roomPrefix)) && s.rid !== 'GENERAL')
+		.map((s) => s.rid);
 }
 
 module.exports = { Conn, DdpError, pool, roomsOf, sha256 };
