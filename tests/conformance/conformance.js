@@ -332,7 +332,7 @@ async function main() {
 		await waitFor(() => typingA.find((args) => args[0] === U2 && Array.isArray(args[1]) && args[1].length === 0), 'typing-stop event on instance 0');
 		await sleep(300);
 		expectEqual(typingB, [], 'events echoed to the sender on instance 1');
-	}, { sock: () => sockOf(a) });
+	}, { sock: () => sockOf(b) });
 
 	await check('typing for another username is silently dropped (result ok, no event)', async () => {
 		const before = typingA.length;
