@@ -2,11 +2,30 @@
 //! open: arrival rate) drive VUs through the `VuDriver` seam; each VU
 //! interprets its behaviour's steps against any Rocket.Chat target. The
 //! engine never imports `server/`.
+//!
+//! Entry points: [`RunPlan::new`], [`check_target`], [`provision`],
+//! [`execute`].
 
 pub mod arrivals;
 pub mod clock;
 pub mod closed;
+mod error;
+pub mod errors;
 pub mod executor;
 pub mod open;
+pub mod plan;
 pub mod profile;
+mod provision;
+mod rooms;
+mod run;
+pub mod sink;
+mod steps;
 pub mod think;
+pub mod vu;
+pub mod world;
+
+pub use error::EngineError;
+pub use plan::{Overrides, RunPlan};
+pub use provision::{check_target, provision};
+pub use run::{EngineReport, EngineStatus, execute};
+pub use world::World;

@@ -1,0 +1,32 @@
+//! Engine errors: what went wrong and where, for the CLI to print (exit 2
+//! for bad input or an unreachable target).
+
+use thiserror::Error;
+
+use crate::rocketchat::RcError;
+
+#[derive(Debug, Error)]
+pub enum EngineError {
+    #[error("no target: the scenario has no `target.urls` and no --target was given")]
+    NoTarget,
+    #[error("invalid load plan: {0}")]
+    Plan(String),
+    #[error("target {url} is not reachable: {source}")]
+    Unreachable {
+        url: String,
+        #[source]
+        source: RcError,
+    },
+    #[error("target {url} does not look like Rocket.Chat: {message}")]
+    NotRocketChat { url: String, message: String },
+    #[error("provisioning {what}: {source}")]
+    Provision {
+        what: String,
+        #[source]
+        source: RcError,
+    },
+    #[error("provisioning: {0}")]
+    ProvisionCheck(String),
+    #[error("the run was set up wrong: {0}")]
+    Setup(String),
+}

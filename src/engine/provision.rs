@@ -1,0 +1,259 @@
+//! Before the measured phase: check the target answers, create (or find)
+//! the scenario's users and rooms and the memberships. Idempotent: users
+//! or rooms that already exist are reused, so a second run against the
+//! same server works. Its timings are not measured.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures::StreamExt;
+use futures::stream;
+
+use super::error::EngineError;
+use super::plan::RunPlan;
+use super::world::{World, members_per_room, memberships, room_names};
+use crate::rocketchat::{RcError, Rest, Session};
+use crate::scenario::Provision;
+
+/// GET /api/info on every target URL.
+pub async fn check_target(plan: &RunPlan) -> Result<(), EngineError> {
+    for url in &plan.targets {
+        let rest = Rest::new(url, &plan.client).map_err(|e| EngineError::Unreachable {
+            url: url.clone(),
+            source: e,
+        })?;
+        let info = rest.info().await.map_err(|e| EngineError::Unreachable {
+            url: url.clone(),
+            source: e,
+        })?;
+        if info.get("version").is_none() {
+            return Err(EngineError::NotRocketChat {
+                url: url.clone(),
+                message: "GET /api/info has no `version`".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn email_of(username: &str) -> String {
+    format!("{username}@rocketload.example.com")
+}
+
+/// Logs a user in on its own REST client.
+async fn session_for(
+    url: &str,
+    plan: &RunPlan,
+    user: &str,
+    pass: &str,
+) -> Result<(Rest, Session), RcError> {
+    let mut rest = Rest::new(url, &plan.client)?;
+    let s = rest.login(user, pass).await?;
+    rest.set_session(Some(s.clone()));
+    Ok((rest, s))
+}
+
+/// Users, rooms and memberships; `progress(done, total)` after each unit.
+pub async fn provision(plan: &RunPlan, progress: &dyn Fn(u64, u64)) -> Result<World, EngineError> {
+    if plan.skip_provision {
+        return Ok(World::from_names(plan));
+    }
+    let sc = &plan.scenario;
+    let users = &sc.users;
+    let url = plan.targets[0].as_str();
+    let shard_users = plan.shard_users();
+    let names = room_names(plan);
+    let members = memberships(users.count, names.len() as u32, members_per_room(plan));
+    let mine: Vec<(u32, Vec<usize>)> = shard_users
+        .iter()
+        .map(|n| {
+            let rooms = members
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.contains(n))
+                .map(|(r, _)| r)
+                .collect();
+            (*n, rooms)
+        })
+        .collect();
+    let joins: u64 = mine.iter().map(|(_, r)| r.len() as u64).sum();
+    let total = shard_users.len() as u64 + names.len() as u64 + joins;
+    let done = AtomicU64::new(0);
+    let tick = || progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+    let concurrency = users.concurrency.max(1);
+
+    let admin = match &users.admin {
+        Some(a) => Some(
+            session_for(url, plan, &a.username, &a.password)
+                .await
+                .map_err(|e| EngineError::Provision {
+                    what: format!("admin login as `{}`", a.username),
+                    source: e,
+                })?,
+        ),
+        None if users.provision == Provision::Create => {
+            return Err(EngineError::ProvisionCheck(
+                "`users.provision: create` needs `users.admin` credentials".into(),
+            ));
+        }
+        None => None,
+    };
+
+    // Users: register / create (existing ones are reused), then log in.
+    let logged_in: Vec<Result<(u32, Rest, Session), EngineError>> =
+        stream::iter(shard_users.iter().copied())
+            .map(|n| {
+                let admin = admin.as_ref().map(|(r, _)| r);
+                let tick = &tick;
+                async move {
+                    let name = format!("{}{n}", users.prefix);
+                    let created = match users.provision {
+                        Provision::Register => Rest::new(url, &plan.client)?
+                            .users_register(&name, &email_of(&name), &users.password, &name)
+                            .await
+                            .map(drop),
+                        Provision::Create => match admin {
+                            Some(a) => a
+                                .users_create(&name, &email_of(&name), &users.password, &name)
+                                .await
+                                .map(drop),
+                            None => Ok(()),
+                        },
+                        Provision::None => Ok(()),
+                    };
+                    // A failed register/create usually means "already exists":
+                    // the login decides.
+                    let r = match session_for(url, plan, &name, &users.password).await {
+                        Ok((rest, s)) => Ok((n, rest, s)),
+                        Err(login) => Err(EngineError::Provision {
+                            what: match created {
+                                Err(e) => {
+                                    format!("user `{name}` (creating it failed: {e}; then login)")
+                                }
+                                Ok(()) => format!("login as user `{name}`"),
+                            },
+                            source: login,
+                        }),
+                    };
+                    tick();
+                    r
+                }
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+    let mut clients: HashMap<u32, (Rest, Session)> = HashMap::new();
+    for r in logged_in {
+        let (n, rest, s) = r?;
+        clients.insert(n, (rest, s));
+    }
+    let user_ids: HashMap<u32, String> = clients
+        .iter()
+        .map(|(n, (_, s))| (*n, s.user_id.clone()))
+        .collect();
+
+    // Rooms: reuse by name, else create (by the admin or a user of this shard).
+    let creator: Option<&Rest> = admin.as_ref().map(|(r, _)| r).or_else(|| {
+        shard_users
+            .first()
+            .and_then(|n| clients.get(n))
+            .map(|(r, _)| r)
+    });
+    let mut room_ids: HashMap<String, String> = HashMap::new();
+    if !names.is_empty() {
+        let Some(creator) = creator else {
+            return Err(EngineError::ProvisionCheck(
+                "rooms need a creator: give `users.admin` or at least one user in this shard"
+                    .into(),
+            ));
+        };
+        let found: Vec<Result<(String, String), EngineError>> = stream::iter(names.iter())
+            .map(|name| {
+                let tick = &tick;
+                async move {
+                    let r = find_or_create_room(creator, name)
+                        .await
+                        .map(|id| (name.clone(), id));
+                    tick();
+                    r
+                }
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        for r in found {
+            let (name, id) = r?;
+            room_ids.insert(name, id);
+        }
+    }
+
+    // Memberships: each member joins its rooms (joining twice is harmless).
+    let names_ref = &names;
+    let jobs: Vec<(u32, String)> = mine
+        .iter()
+        .flat_map(|(n, rooms)| rooms.iter().map(move |r| (*n, names_ref[*r].clone())))
+        .collect();
+    let joined: Vec<Result<(), EngineError>> = stream::iter(jobs.iter())
+        .map(|(n, room)| {
+            let tick = &tick;
+            let client = clients.get(n).map(|(r, _)| r);
+            let rid = room_ids.get(room).cloned();
+            async move {
+                let r = match (client, rid) {
+                    (Some(rest), Some(rid)) => {
+                        rest.channels_join(&rid).await.map(drop).map_err(|e| {
+                            EngineError::Provision {
+                                what: format!("user {}{n} joining room `{room}`", users.prefix),
+                                source: e,
+                            }
+                        })
+                    }
+                    _ => Ok(()),
+                };
+                tick();
+                r
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    for r in joined {
+        r?;
+    }
+    Ok(World::build(plan, room_ids, user_ids))
+}
+
+/// The id of room `name`: found by `channels.info`, else created; a
+/// create that lost a race with another shard is looked up again.
+async fn find_or_create_room(creator: &Rest, name: &str) -> Result<String, EngineError> {
+    let what = || format!("room `{name}`");
+    if let Some(id) = creator
+        .channels_info(name)
+        .await
+        .map_err(|e| EngineError::Provision {
+            what: what(),
+            source: e,
+        })?
+    {
+        return Ok(id);
+    }
+    match creator.channels_create(name, &[]).await {
+        Ok(id) => Ok(id),
+        Err(create) => match creator.channels_info(name).await {
+            Ok(Some(id)) => Ok(id),
+            _ => Err(EngineError::Provision {
+                what: what(),
+                source: create,
+            }),
+        },
+    }
+}
+
+impl From<RcError> for EngineError {
+    fn from(e: RcError) -> EngineError {
+        EngineError::Provision {
+            what: "HTTP client".into(),
+            source: e,
+        }
+    }
+}

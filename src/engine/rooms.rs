@@ -1,0 +1,91 @@
+//! Room selectors of the steps: `random` (a seeded pick among the VU's
+//! rooms; becomes the current room), `current` (the last room picked),
+//! `joined` (every room of the VU), or a room name template. Names are
+//! resolved to ids through the World, asking the server (`channels.info`)
+//! the first time a name is unknown.
+
+use super::errors::classify;
+use super::vu::{RoomRef, Vu};
+use crate::metrics::ErrorClass;
+
+pub const JOINED: &str = "joined";
+pub const RANDOM: &str = "random";
+pub const CURRENT: &str = "current";
+
+impl Vu {
+    /// The VU's rooms by name: its memberships, else every scenario room.
+    fn own_room_names(&self) -> Vec<String> {
+        if self.user.rooms.is_empty() {
+            self.ctx.world.room_names().to_vec()
+        } else {
+            self.user.rooms.clone()
+        }
+    }
+
+    /// One room for a step; it becomes the current room.
+    pub(crate) async fn select_room(&mut self, selector: &str) -> Result<RoomRef, ErrorClass> {
+        let name = match selector {
+            RANDOM | JOINED | "random_joined" => self.random_room_name()?,
+            CURRENT => match &self.current {
+                Some(r) => return Ok(r.clone()),
+                None => self.random_room_name()?,
+            },
+            template => self.render(template)?,
+        };
+        let room = self.resolve(&name).await?;
+        self.current = Some(room.clone());
+        Ok(room)
+    }
+
+    /// Rooms for a subscription: `joined` = all of the VU's rooms.
+    pub(crate) async fn select_rooms(
+        &mut self,
+        selector: &str,
+    ) -> Result<Vec<RoomRef>, ErrorClass> {
+        if selector != JOINED {
+            return Ok(vec![self.select_room(selector).await?]);
+        }
+        let mut out = Vec::new();
+        for name in self.own_room_names() {
+            out.push(self.resolve(&name).await?);
+        }
+        Ok(out)
+    }
+
+    fn random_room_name(&mut self) -> Result<String, ErrorClass> {
+        let names = self.own_room_names();
+        if names.is_empty() {
+            self.ctx
+                .note("a step selects a room but the scenario has no `rooms`".into());
+            return Err(ErrorClass::Other);
+        }
+        let i = self.pick(names.len());
+        Ok(names[i].clone())
+    }
+
+    /// Room name -> id, via the World or `channels.info` (then cached).
+    pub(crate) async fn resolve(&mut self, name: &str) -> Result<RoomRef, ErrorClass> {
+        if let Some(id) = self.ctx.world.room_id(name) {
+            return Ok(RoomRef {
+                name: name.to_owned(),
+                id,
+            });
+        }
+        let found = self.rest()?.channels_info(name).await;
+        match found {
+            Ok(Some(id)) => {
+                self.ctx.world.set_room_id(name, &id);
+                Ok(RoomRef {
+                    name: name.to_owned(),
+                    id,
+                })
+            }
+            Ok(None) => {
+                self.ctx
+                    .note(format!("room `{name}` does not exist on the target"));
+                Err(ErrorClass::Other)
+            }
+            Err(e) => Err(classify(&e)),
+        }
+    }
+}

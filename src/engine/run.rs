@@ -1,0 +1,160 @@
+//! `execute()`: runs the plan's executor with the real VUs, keeps the
+//! status (stage, active VUs) and the `vus.active` gauge current, sweeps
+//! the e2e tracker, honours the stop signal (Ctrl-C: every VU is
+//! cancelled at once and what was measured is returned).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::closed::{ClosedConfig, run_closed};
+use super::error::EngineError;
+use super::executor::{Ending, ExecCounters, ExecObserver, Shared, StopFlag};
+use super::open::{OpenConfig, run_open};
+use super::plan::RunPlan;
+use super::sink::now_unix_us;
+use super::vu::{EngineDriver, RunCtx};
+use super::world::World;
+use crate::metrics::{MessageTracker, MetricId, Metrics};
+use crate::scenario::Model;
+
+/// What the CLI shows while the run goes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EngineStatus {
+    pub stage: String,
+    pub active_vus: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EngineReport {
+    /// Completed iterations.
+    pub iterations: u64,
+    /// Open model: arrivals that found no free VU in time.
+    pub dropped: u64,
+    pub reconnects: u64,
+    pub notes: Vec<String>,
+}
+
+/// How often the status, the gauge and the loss sweep are updated.
+const STATUS_EVERY: Duration = Duration::from_millis(250);
+
+struct MetricsObserver {
+    metrics: Metrics,
+    dropped: MetricId,
+}
+
+impl ExecObserver for MetricsObserver {
+    fn dropped(&self, n: u64) {
+        self.metrics.add(self.dropped, n);
+    }
+}
+
+pub async fn execute(
+    plan: &RunPlan,
+    world: &World,
+    metrics: &Metrics,
+    tracker: &MessageTracker,
+    stop: watch::Receiver<bool>,
+    status: &watch::Sender<EngineStatus>,
+) -> Result<EngineReport, EngineError> {
+    if plan.scenario.behaviours.is_empty() {
+        return Err(EngineError::Setup("the scenario has no behaviours".into()));
+    }
+    let ctx = Arc::new(RunCtx::new(
+        plan.clone(),
+        world.clone(),
+        metrics.clone(),
+        tracker.clone(),
+    ));
+    let driver = Arc::new(EngineDriver { ctx: ctx.clone() });
+    let counters = Arc::new(ExecCounters::default());
+    let observer = Arc::new(MetricsObserver {
+        metrics: metrics.clone(),
+        dropped: metrics.id("iterations.dropped"),
+    });
+    let shared = Shared::new(counters.clone(), observer);
+    let run_stop = StopFlag::from_watch(stop);
+    let profile = plan.profile();
+    let load = &plan.scenario.load;
+
+    let (done_tx, done) = super::executor::stop_pair();
+    let status_task = {
+        let counters = counters.clone();
+        let metrics = metrics.clone();
+        let tracker = tracker.clone();
+        let status = status.clone();
+        let plan = plan.clone();
+        async move {
+            let gauge = metrics.gauge("vus.active");
+            let start = Instant::now();
+            loop {
+                let active = counters.active.load(Ordering::Relaxed).max(0);
+                gauge.set(active);
+                status.send_replace(EngineStatus {
+                    stage: plan.stage_label(start.elapsed()),
+                    active_vus: active as u64,
+                });
+                tracker.sweep(now_unix_us());
+                if !done.sleep(STATUS_EVERY).await {
+                    gauge.set(0);
+                    return;
+                }
+            }
+        }
+    };
+    let run = async {
+        let ending = match load.model {
+            Model::Closed => {
+                let cfg = ClosedConfig {
+                    profile,
+                    graceful_stop: load.graceful_stop,
+                };
+                run_closed(driver, cfg, run_stop, shared).await
+            }
+            Model::Open => {
+                let cfg = OpenConfig {
+                    profile,
+                    max_vus: plan.max_vus(),
+                    max_queue: load.max_queue,
+                    graceful_stop: load.graceful_stop,
+                };
+                run_open(driver, cfg, run_stop, shared).await
+            }
+        };
+        done_tx.stop();
+        ending
+    };
+    let (ending, ()) = tokio::join!(run, status_task);
+    status.send_replace(EngineStatus {
+        stage: match ending {
+            Ending::Completed => "done".into(),
+            Ending::Interrupted => "interrupted".into(),
+        },
+        active_vus: 0,
+    });
+    let mut notes = ctx.notes();
+    let interrupted = counters.interrupted.load(Ordering::Relaxed);
+    if interrupted > 0 {
+        notes.push(format!(
+            "{interrupted} iteration(s) were cut short by the end of the run or a ramp-down"
+        ));
+    }
+    if ending == Ending::Interrupted {
+        notes.push("the run was interrupted; results cover the time until then".into());
+    }
+    let dropped = counters.dropped.load(Ordering::Relaxed);
+    if dropped > 0 {
+        notes.push(format!(
+            "{dropped} arrival(s) dropped: no free VU within max_queue (raise load.max_vus?)"
+        ));
+    }
+    Ok(EngineReport {
+        iterations: counters.iterations.load(Ordering::Relaxed),
+        dropped,
+        reconnects: ctx.reconnects.load(Ordering::Relaxed),
+        notes,
+    })
+}

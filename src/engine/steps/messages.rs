@@ -1,0 +1,279 @@
+//! Room traffic: `send_message` (with the delivery-tracking token),
+//! `load_history`, `read`, `typing`.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rand::RngExt;
+use serde_json::{Value, json};
+
+use super::metric_name;
+use crate::engine::clock::IterationClock;
+use crate::engine::sink::now_unix_us;
+use crate::engine::vu::{Flow, Vu};
+use crate::rocketchat::MessageToken;
+use crate::scenario::{
+    LoadHistoryStep, RoomStep, SendMessageStep, SendVia, TypingEvent, TypingStep, Via,
+};
+
+/// Default text when the step gives none.
+const DEFAULT_TEXT: &str = "load test message {{seq}} from {{username}}";
+
+pub(crate) fn now_unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Pads `text` with filler up to `size` bytes (never cuts it).
+fn pad(text: &mut String, size: usize) {
+    const FILLER: &str = " lorem ipsum dolor sit amet";
+    while text.len() < size {
+        let need = size - text.len();
+        let take = need.min(FILLER.len());
+        text.push_str(&FILLER[..take]);
+    }
+}
+
+impl Vu {
+    /// A Rocket.Chat-style random id (17 chars), from the VU's generator.
+    pub(crate) fn random_id(&mut self) -> String {
+        const ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz";
+        (0..17)
+            .map(|_| ALPHABET[self.rng.random_range(0..ALPHABET.len())] as char)
+            .collect()
+    }
+
+    pub(crate) async fn send_message(
+        &mut self,
+        step: &SendMessageStep,
+        clock: &mut IterationClock,
+    ) {
+        let metric = metric_name(
+            &step.name,
+            match step.via {
+                SendVia::Ddp => "ddp.method.sendMessage",
+                SendVia::PostMessage => "rest.chat.postMessage",
+                SendVia::SendMessage => "rest.chat.sendMessage",
+            },
+        );
+        let room = match self.select_room(&step.room).await {
+            Ok(r) => r,
+            Err(c) => return self.fail_now(&metric, c),
+        };
+        let mut text = match self.render(step.text.as_deref().unwrap_or(DEFAULT_TEXT)) {
+            Ok(t) => t,
+            Err(c) => return self.fail_now(&metric, c),
+        };
+        if let Some(size) = step.size {
+            pad(&mut text, size);
+        }
+        let ddp = match step.via {
+            SendVia::Ddp => match self.ddp(clock).await {
+                Ok(d) => Some(d),
+                Err(c) => return self.fail_now(&metric, c),
+            },
+            _ => None,
+        };
+        let id = self.random_id();
+        self.msg_seq += 1;
+        let seq = self.msg_seq;
+        let sent = now_unix_us();
+        let token = MessageToken {
+            run: self.ctx.plan.run_id,
+            sender: self.index,
+            seq,
+            sent_unix_us: sent,
+        };
+        token.append_to(&mut text);
+        // Before the call: the expected receivers are the room's subscribers now.
+        self.ctx.tracker.sending(self.index, seq, &room.id, sent);
+        let t = clock.start();
+        let ok = match ddp {
+            Some(ddp) => {
+                let msg = json!({"_id": id, "rid": room.id, "msg": text});
+                let r = ddp.call("sendMessage", vec![msg]).await;
+                self.done(&metric, t, r).is_some()
+            }
+            None => {
+                let r = match self.rest() {
+                    Ok(rest) if step.via == SendVia::SendMessage => {
+                        rest.send_message(&room.id, &id, &text).await
+                    }
+                    Ok(rest) => rest.post_message(&room.id, &text).await,
+                    Err(c) => {
+                        self.ctx.tracker.send_failed(self.index, seq);
+                        return self.fail_now(&metric, c);
+                    }
+                };
+                self.done(&metric, t, r).is_some()
+            }
+        };
+        if !ok {
+            self.ctx.tracker.send_failed(self.index, seq);
+        }
+    }
+
+    pub(crate) async fn load_history(
+        &mut self,
+        step: &LoadHistoryStep,
+        clock: &mut IterationClock,
+    ) {
+        let metric = metric_name(
+            &step.name,
+            match step.via {
+                Via::Ddp => "ddp.method.loadHistory",
+                Via::Rest => "rest.channels.history",
+            },
+        );
+        let room = match self.select_room(&step.room).await {
+            Ok(r) => r,
+            Err(c) => return self.fail_now(&metric, c),
+        };
+        match step.via {
+            Via::Ddp => {
+                let params = vec![
+                    Value::from(room.id.as_str()),
+                    Value::Null,
+                    Value::from(step.count),
+                    json!({"$date": now_unix_ms()}),
+                ];
+                self.ddp_call(&metric, "loadHistory", params, clock).await;
+            }
+            Via::Rest => {
+                let t = clock.start();
+                let r = match self.rest() {
+                    Ok(rest) => rest.channels_history(&room.id, step.count).await,
+                    Err(c) => return self.fail_now(&metric, c),
+                };
+                self.done(&metric, t, r);
+            }
+        }
+    }
+
+    pub(crate) async fn read(&mut self, step: &RoomStep, clock: &mut IterationClock) {
+        let metric = metric_name(
+            &step.name,
+            match step.via {
+                Via::Ddp => "ddp.method.readMessages",
+                Via::Rest => "rest.subscriptions.read",
+            },
+        );
+        let room = match self.select_room(&step.room).await {
+            Ok(r) => r,
+            Err(c) => return self.fail_now(&metric, c),
+        };
+        match step.via {
+            Via::Ddp => {
+                let params = vec![Value::from(room.id.as_str())];
+                self.ddp_call(&metric, "readMessages", params, clock).await;
+            }
+            Via::Rest => {
+                let t = clock.start();
+                let r = match self.rest() {
+                    Ok(rest) => rest.subscriptions_read(&room.id).await,
+                    Err(c) => return self.fail_now(&metric, c),
+                };
+                self.done(&metric, t, r);
+            }
+        }
+    }
+
+    /// Typing indicator through the `stream-notify-room` method: start,
+    /// then (with `duration`) wait and stop, or stop only with `stop: true`.
+    pub(crate) async fn typing(&mut self, step: &TypingStep, clock: &mut IterationClock) -> Flow {
+        let metric = metric_name(&step.name, "ddp.method.stream-notify-room");
+        let room = match self.select_room(&step.room).await {
+            Ok(r) => r,
+            Err(c) => {
+                self.fail_now(&metric, c);
+                return Flow::Continue;
+            }
+        };
+        let username = self.username();
+        let params = |on: bool| -> Vec<Value> {
+            match step.event {
+                TypingEvent::UserActivity => {
+                    let activity = if on {
+                        json!(["user-typing"])
+                    } else {
+                        json!([])
+                    };
+                    vec![
+                        Value::from(format!("{}/user-activity", room.id)),
+                        Value::from(username.as_str()),
+                        activity,
+                        json!({}),
+                    ]
+                }
+                TypingEvent::Typing => vec![
+                    Value::from(format!("{}/typing", room.id)),
+                    Value::from(username.as_str()),
+                    Value::from(on),
+                ],
+            }
+        };
+        match step.duration {
+            Some(d) => {
+                self.ddp_call(&metric, "stream-notify-room", params(true), clock)
+                    .await;
+                let completed = self.stop.sleep(d).await;
+                // Stop typing even when stopped: the indicator must not stick.
+                self.ddp_call(&metric, "stream-notify-room", params(false), clock)
+                    .await;
+                if !completed {
+                    return Flow::Stopped;
+                }
+            }
+            None => {
+                self.ddp_call(&metric, "stream-notify-room", params(!step.stop), clock)
+                    .await;
+            }
+        }
+        Flow::Continue
+    }
+
+    /// A DDP method call recorded under `metric`; its result on success.
+    pub(crate) async fn ddp_call(
+        &mut self,
+        metric: &str,
+        method: &str,
+        params: Vec<Value>,
+        clock: &mut IterationClock,
+    ) -> Option<Value> {
+        let ddp = match self.ddp(clock).await {
+            Ok(d) => d,
+            Err(c) => {
+                self.fail_now(metric, c);
+                return None;
+            }
+        };
+        let t = clock.start();
+        let r = ddp.call(method, params).await;
+        self.done(metric, t, r)
+    }
+
+    /// A method over REST `method.call` (as the web client calls most).
+    pub(crate) async fn rest_method(
+        &mut self,
+        method: &str,
+        params: Vec<Value>,
+        anon: bool,
+        clock: &mut IterationClock,
+    ) -> Option<Value> {
+        let route = if anon {
+            "method.callAnon"
+        } else {
+            "method.call"
+        };
+        let metric = format!("rest.{route}/{method}");
+        let t = clock.start();
+        let r = match self.rest() {
+            Ok(rest) => rest.method_call(method, params, anon).await,
+            Err(c) => {
+                self.fail_now(&metric, c);
+                return None;
+            }
+        };
+        self.done(&metric, t, r)
+    }
+}

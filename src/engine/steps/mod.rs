@@ -1,0 +1,46 @@
+//! The step interpreter: one function per step kind, grouped by what
+//! they touch. Every timed operation records one sample under the step's
+//! `name:` or its wire name (`rest.<endpoint>`, `ddp.method.<name>`,
+//! `ddp.sub.<stream>`, `ddp.connect`, `login`).
+
+mod boot;
+mod flow;
+mod http;
+mod messages;
+mod rooms;
+mod session;
+mod subscribe;
+
+use super::clock::IterationClock;
+use super::vu::{Flow, Vu};
+use crate::scenario::Step;
+
+/// `name:` when given, else the default metric name.
+pub(crate) fn metric_name(name: &Option<String>, default: &str) -> String {
+    name.clone().unwrap_or_else(|| default.to_owned())
+}
+
+impl Vu {
+    pub(crate) async fn run_step(&mut self, step: &Step, clock: &mut IterationClock) -> Flow {
+        match step {
+            Step::Login(s) => self.login(s, clock).await,
+            Step::Connect(s) => self.connect_step(s, clock).await,
+            Step::Subscribe(s) => self.subscribe(s, clock).await,
+            Step::Unsubscribe(s) => self.unsubscribe(s, clock).await,
+            Step::SendMessage(s) => self.send_message(s, clock).await,
+            Step::LoadHistory(s) => self.load_history(s, clock).await,
+            Step::Read(s) => self.read(s, clock).await,
+            Step::Typing(s) => return self.typing(s, clock).await,
+            Step::SetStatus(s) => self.set_status(s, clock).await,
+            Step::JoinRoom(s) => self.join_room(s, clock).await,
+            Step::OpenRoom(s) => self.open_room(s, clock).await,
+            Step::WebClientBoot(s) => self.web_client_boot(s, clock).await,
+            Step::Http(s) => self.http(s, clock).await,
+            Step::Think(t) => return self.think(t).await,
+            Step::Repeat(s) => return self.repeat(s, clock).await,
+            Step::Group(s) => return self.group(s, clock).await,
+            Step::WaitForMessage(s) => return self.wait_for_message(s, clock).await,
+        }
+        Flow::Continue
+    }
+}

@@ -1,0 +1,129 @@
+//! Run plans: overrides, sharding, description, seeded VU generators.
+
+use std::time::Duration;
+
+use rand::RngExt;
+use rocketload::engine::{EngineError, Overrides, RunPlan};
+use rocketload::scenario::{Scenario, load_str};
+
+fn scenario(load: &str) -> Scenario {
+    let yaml = format!(
+        "name: t\nusers: {{ count: 10, password: pw }}\nload: {load}\nbehaviours:\n  - name: b\n    steps:\n      - think: 1s\n"
+    );
+    match load_str(&yaml, "t.yaml", &|_| None) {
+        Ok(s) => s,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn plan(load: &str, o: Overrides, shard: Option<(u32, u32)>) -> Result<RunPlan, EngineError> {
+    RunPlan::new(
+        scenario(load),
+        vec!["http://127.0.0.1:1".into()],
+        o,
+        shard,
+        false,
+    )
+}
+
+const RAMP: &str =
+    "{ model: closed, stages: [ { duration: 10s, target: 7 }, { duration: 20s, target: 7 } ] }";
+const OPEN: &str = "{ model: open, rate: 10, duration: 1m, max_vus: 5 }";
+
+#[test]
+fn shards_partition_users_and_sum_to_the_whole() {
+    for n in 1..=4u32 {
+        let plans: Vec<RunPlan> = (1..=n)
+            .map(|i| {
+                plan(RAMP, Overrides::default(), Some((i, n))).unwrap_or_else(|e| panic!("{e}"))
+            })
+            .collect();
+        let mut users: Vec<u32> = plans.iter().flat_map(|p| p.shard_users()).collect();
+        users.sort_unstable();
+        assert_eq!(users, (1..=10).collect::<Vec<_>>(), "{n} shards");
+        let peak: f64 = plans.iter().map(|p| p.profile().peak()).sum();
+        assert_eq!(peak, 7.0);
+
+        let open: Vec<RunPlan> = (1..=n)
+            .map(|i| {
+                plan(OPEN, Overrides::default(), Some((i, n))).unwrap_or_else(|e| panic!("{e}"))
+            })
+            .collect();
+        let rate: f64 = open.iter().map(|p| p.profile().peak()).sum();
+        assert!((rate - 10.0).abs() < 1e-9);
+        let arrivals: f64 = open.iter().map(|p| p.profile().integral()).sum();
+        assert!((arrivals - 600.0).abs() < 1e-6);
+    }
+}
+
+#[test]
+fn overrides_make_a_constant_stage() {
+    let p = plan(
+        RAMP,
+        Overrides {
+            duration: Some(Duration::from_secs(5)),
+            vus: Some(3),
+            rate: None,
+        },
+        None,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(p.total_duration(), Duration::from_secs(5));
+    assert_eq!(p.profile().value_at(Duration::ZERO), 3.0);
+    // Duration alone keeps the peak.
+    let p = plan(
+        RAMP,
+        Overrides {
+            duration: Some(Duration::from_secs(5)),
+            ..Overrides::default()
+        },
+        None,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(p.profile().value_at(Duration::ZERO), 7.0);
+    // A rate on a closed scenario is rejected, not ignored.
+    assert!(
+        plan(
+            RAMP,
+            Overrides {
+                rate: Some(5.0),
+                ..Overrides::default()
+            },
+            None
+        )
+        .is_err()
+    );
+    assert!(
+        plan(
+            OPEN,
+            Overrides {
+                vus: Some(5),
+                ..Overrides::default()
+            },
+            None
+        )
+        .is_err()
+    );
+    assert!(plan(RAMP, Overrides::default(), Some((3, 2))).is_err());
+}
+
+#[test]
+fn describe_and_seeded_vus() {
+    let p = plan(RAMP, Overrides::default(), Some((1, 2))).unwrap_or_else(|e| panic!("{e}"));
+    let d = p.describe();
+    assert!(d.contains("closed model"), "{d}");
+    assert!(d.contains("shard 1/2"), "{d}");
+    let (mut a, mut b) = (p.vu_rng(3), p.vu_rng(3));
+    assert_eq!(a.random::<u64>(), b.random::<u64>());
+    assert_ne!(p.vu_rng(3).random::<u64>(), p.vu_rng(4).random::<u64>());
+    assert!(
+        p.stage_label(Duration::from_secs(15))
+            .starts_with("stage 2/2")
+    );
+    assert!(
+        plan(OPEN, Overrides::default(), None)
+            .map(|p| p.describe())
+            .unwrap_or_default()
+            .contains("open model")
+    );
+}

@@ -1,0 +1,209 @@
+//! The engine against the reference server on a loopback port: real
+//! provisioning, real REST and DDP, end-to-end message tracking.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rocketload::engine::{self, EngineStatus, Overrides, RunPlan};
+use rocketload::metrics::{Interval, MessageTracker, Metrics};
+use rocketload::scenario::load_str;
+use rocketload::server::{self, ServerConfig};
+use tokio::sync::watch;
+
+fn scenario(yaml: &str) -> rocketload::scenario::Scenario {
+    match load_str(yaml, "test.yaml", &|_| None) {
+        Ok(s) => s,
+        Err(e) => panic!("test scenario does not load:\n{e}"),
+    }
+}
+
+struct Outcome {
+    report: engine::EngineReport,
+    totals: BTreeMap<String, (u64, BTreeMap<String, u64>)>,
+    counters: BTreeMap<String, u64>,
+}
+
+impl Outcome {
+    fn ok(&self, name: &str) -> u64 {
+        self.totals.get(name).map_or(0, |(ok, _)| *ok)
+    }
+    fn errors(&self, name: &str) -> u64 {
+        self.totals.get(name).map_or(0, |(_, e)| e.values().sum())
+    }
+}
+
+fn merge(into: &mut Outcome, iv: &Interval) {
+    for (name, m) in &iv.metrics {
+        let e = into.totals.entry(name.clone()).or_default();
+        e.0 += m.ok;
+        for (k, v) in &m.errors {
+            *e.1.entry(k.clone()).or_default() += v;
+        }
+    }
+    for (k, v) in &iv.counters {
+        *into.counters.entry(k.clone()).or_default() += v;
+    }
+}
+
+async fn run(yaml: &str, urls: &[String], stop_after: Option<Duration>) -> Outcome {
+    let plan = match RunPlan::new(
+        scenario(yaml),
+        urls.to_vec(),
+        Overrides::default(),
+        None,
+        false,
+    ) {
+        Ok(p) => p,
+        Err(e) => panic!("plan: {e}"),
+    };
+    if let Err(e) = engine::check_target(&plan).await {
+        panic!("check_target: {e}");
+    }
+    let world = match engine::provision(&plan, &|_, _| {}).await {
+        Ok(w) => w,
+        Err(e) => panic!("provision: {e}"),
+    };
+    let metrics = Metrics::new();
+    let tracker = MessageTracker::new(&metrics, plan.scenario.loss_timeout);
+    let (stop_tx, stop) = watch::channel(false);
+    let (status, _status_rx) = watch::channel(EngineStatus::default());
+    if let Some(after) = stop_after {
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            let _ = stop_tx.send(true);
+        });
+    } else {
+        std::mem::forget(stop_tx);
+    }
+    let report = match engine::execute(&plan, &world, &metrics, &tracker, stop, &status).await {
+        Ok(r) => r,
+        Err(e) => panic!("execute: {e}"),
+    };
+    tracker.sweep(u64::MAX / 2);
+    let mut out = Outcome {
+        report,
+        totals: BTreeMap::new(),
+        counters: BTreeMap::new(),
+    };
+    merge(&mut out, &metrics.snapshot());
+    eprintln!("report: {:?}", out.report);
+    for (k, v) in &out.totals {
+        eprintln!("  {k}: ok {} errors {:?}", v.0, v.1);
+    }
+    eprintln!("  counters: {:?}", out.counters);
+    out
+}
+
+fn start_server() -> server::Server {
+    match server::start(ServerConfig::embedded()) {
+        Ok(s) => s,
+        Err(e) => panic!("server: {e}"),
+    }
+}
+
+const CHAT: &str = r#"
+name: chat
+seed: 7
+users: { count: 6, prefix: chat-, password: pw-123 }
+rooms: { count: 2, prefix: chat-room-, members_per_room: 6 }
+load: { model: closed, vus: 6, duration: 3s, graceful_stop: 2s }
+behaviours:
+  - name: chatter
+    setup:
+      - login: { via: rest }
+      - connect: {}
+      - subscribe: { stream: room-messages, rooms: joined }
+    steps:
+      - send_message: { room: random, via: ddp, size: 100 }
+      - think: 200ms
+      - send_message: { room: current, via: post_message, text: "hi {{username}} {{seq}}" }
+      - load_history: { room: current, via: ddp, count: 20 }
+      - read: { room: current }
+      - think: { uniform: [100ms, 300ms] }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_chat_delivers_every_message() {
+    let server = start_server();
+    let out = run(CHAT, server.urls(), None).await;
+    assert!(out.report.iterations >= 6, "{:?}", out.report);
+    assert_eq!(out.ok("login"), 6);
+    assert_eq!(out.ok("ddp.connect"), 6);
+    assert_eq!(out.ok("ddp.sub.stream-room-messages"), 12);
+    assert!(out.ok("ddp.method.sendMessage") > 0);
+    assert!(out.ok("rest.chat.postMessage") > 0);
+    for name in [
+        "login",
+        "ddp.connect",
+        "ddp.method.sendMessage",
+        "rest.chat.postMessage",
+        "ddp.method.loadHistory",
+        "rest.subscriptions.read",
+    ] {
+        assert_eq!(out.errors(name), 0, "{name} had errors");
+    }
+    // Every room has all 6 VUs subscribed: each message reaches 6 receivers.
+    let sent = out.ok("ddp.method.sendMessage") + out.ok("rest.chat.postMessage");
+    assert_eq!(out.ok("message.e2e"), sent * 6);
+    assert_eq!(out.counters.get("message.lost").copied().unwrap_or(0), 0);
+    assert_eq!(
+        out.counters.get("message.duplicate").copied().unwrap_or(0),
+        0
+    );
+
+    // Provisioning again against the same server reuses users and rooms.
+    let again = run(CHAT, server.urls(), None).await;
+    assert_eq!(again.ok("login"), 6);
+    server.shutdown();
+}
+
+const WEB: &str = r#"
+name: web
+users: { count: 3, prefix: web-, password: pw-123 }
+rooms: { count: 1, prefix: web-room-, members_per_room: 3 }
+load: { model: open, rate: 10, duration: 2s, max_vus: 3, graceful_stop: 2s }
+behaviours:
+  - name: web
+    setup:
+      - web_client_boot: {}
+    steps:
+      - open_room: { room: random }
+      - typing: { room: current, duration: 50ms }
+      - set_status: { status: away, via: ddp }
+      - set_status: { status: online, via: rest }
+      - http: { path: "/api/v1/me", capture: { me: "/username" } }
+      - http: { path: "/api/v1/users.info?username={{me}}", name: user_info }
+      - group:
+          name: tx
+          steps:
+            - subscribe: { stream: typing, rooms: current }
+            - unsubscribe: { stream: typing, rooms: current }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_web_client_steps() {
+    let server = start_server();
+    let out = run(WEB, server.urls(), None).await;
+    assert_eq!(
+        out.report.iterations + out.report.dropped,
+        20,
+        "{:?}",
+        out.report
+    );
+    assert_eq!(out.ok("web_client_boot"), 3);
+    assert!(out.ok("open_room") > 0);
+    assert_eq!(out.errors("rest.me"), 0);
+    assert!(out.ok("tx") > 0);
+    server.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_signal_ends_the_run_early() {
+    let server = start_server();
+    let long = CHAT.replace("duration: 3s", "duration: 1h");
+    let started = std::time::Instant::now();
+    let out = run(&long, server.urls(), Some(Duration::from_secs(2))).await;
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert!(out.report.notes.iter().any(|n| n.contains("interrupted")));
+    server.shutdown();
+}
