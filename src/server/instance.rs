@@ -1,0 +1,90 @@
+//! One instance: an OS thread running a current-thread tokio runtime that
+//! serves the axum app (REST + `/websocket`) on its own listener.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::mpsc::Sender;
+use std::thread::JoinHandle;
+
+use axum::Router;
+use axum::routing::{any, get};
+use axum::serve::ListenerExt;
+use tokio::sync::watch;
+
+use super::errors::ServerError;
+use super::ratelimit::Limiters;
+use super::state::{Instance, Shared};
+use super::{ddp, rest};
+
+/// The app of one instance.
+pub fn router(inst: Arc<Instance>) -> Router {
+    Router::new()
+        .route("/api/info", get(rest::info))
+        .route("/api/v1/{*endpoint}", any(rest::endpoint))
+        .route("/websocket", get(ddp::upgrade))
+        .fallback(rest::not_found)
+        .with_state(inst)
+}
+
+/// Starts instance `index` on `listener`; reports on `ready` once serving.
+pub fn spawn(
+    index: usize,
+    listener: std::net::TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+    ready: Sender<Result<(), ServerError>>,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(format!("rc-instance-{index}"))
+        .spawn(move || {
+            let fail = |message: String| ServerError::Instance {
+                instance: index,
+                message,
+            };
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready.send(Err(fail(format!("runtime: {e}"))));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                let listener = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        let _ = ready.send(Err(fail(format!("listener: {e}"))));
+                        return;
+                    }
+                };
+                let inst = Arc::new(Instance {
+                    limiters: Limiters::new(shared.rate_limits),
+                    id: format!("{}-{index}", super::ids::random_id()),
+                    index,
+                    shared,
+                });
+                let app = router(inst).into_make_service_with_connect_info::<SocketAddr>();
+                let listener = listener.tap_io(|tcp| {
+                    // Small request/response frames: never wait for Nagle.
+                    let _ = tcp.set_nodelay(true);
+                });
+                let _ = ready.send(Ok(()));
+                tokio::select! {
+                    _ = axum::serve(listener, app) => {}
+                    _ = shutdown.wait_for(|stop| *stop) => {}
+                }
+            });
+            // Dropping the runtime cancels every connection task of this instance.
+            drop(rt);
+        })
+}
+
+/// The Prometheus listener (server-ops `metrics` module).
+pub fn start_metrics(addr: SocketAddr, shared: &Arc<Shared>) -> Result<String, ServerError> {
+    let _ = shared;
+    Err(ServerError::Config(format!(
+        "metrics listener on {addr}: not available in this build"
+    )))
+}
