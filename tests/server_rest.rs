@@ -1,0 +1,504 @@
+//! REST shapes of the reference server (ROCKETCHAT.md §2), in-process.
+
+use reqwest::{Client, StatusCode};
+use rocketload::server::{self, Server, ServerConfig};
+use serde_json::{Value, json};
+
+fn start(api_version: u8) -> (Server, String) {
+    let mut cfg = ServerConfig::embedded();
+    cfg.api_version = api_version;
+    cfg.seed.users = 3;
+    cfg.seed.password = "pw".into();
+    let server = server::start(cfg).expect("server starts");
+    let url = server.urls()[0].clone();
+    (server, url)
+}
+
+async fn post(
+    c: &Client,
+    url: &str,
+    path: &str,
+    body: Value,
+    auth: Option<&(String, String)>,
+) -> (StatusCode, Value) {
+    let mut req = c.post(format!("{url}/api/v1/{path}")).json(&body);
+    if let Some((uid, token)) = auth {
+        req = req.header("X-User-Id", uid).header("X-Auth-Token", token);
+    }
+    let resp = req.send().await.expect("request");
+    (resp.status(), resp.json().await.expect("json body"))
+}
+
+async fn get(
+    c: &Client,
+    url: &str,
+    path: &str,
+    auth: Option<&(String, String)>,
+) -> (StatusCode, Value) {
+    let mut req = c.get(format!("{url}/api/v1/{path}"));
+    if let Some((uid, token)) = auth {
+        req = req.header("X-User-Id", uid).header("X-Auth-Token", token);
+    }
+    let resp = req.send().await.expect("request");
+    (resp.status(), resp.json().await.expect("json body"))
+}
+
+async fn login(c: &Client, url: &str, user: &str, pw: &str) -> (String, String) {
+    let (status, body) = post(
+        c,
+        url,
+        "login",
+        json!({ "user": user, "password": pw }),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let data = &body["data"];
+    (
+        data["userId"].as_str().unwrap().into(),
+        data["authToken"].as_str().unwrap().into(),
+    )
+}
+
+#[tokio::test]
+async fn login_accepts_every_body_form() {
+    let (_s, url) = start(7);
+    let c = Client::new();
+    let forms = [
+        json!({ "user": "load-1", "password": "pw" }),
+        json!({ "user": "load-1@rocketload.local", "password": "pw" }),
+        json!({ "username": "load-1", "password": "pw" }),
+        json!({ "user": { "username": "load-1" }, "password": "pw" }),
+        json!({ "user": { "email": "load-1@rocketload.local" }, "password": "pw" }),
+        json!({ "user": "load-1", "password": { "digest": rocketload::server::ids::password_digest("pw"), "algorithm": "sha-256" } }),
+    ];
+    let mut uid = None;
+    for form in forms {
+        let (status, body) = post(&c, &url, "login", form.clone(), None).await;
+        assert_eq!(status, 200, "{form}: {body}");
+        assert_eq!(body["status"], "success");
+        assert_eq!(body["data"]["me"]["username"], "load-1");
+        assert_eq!(body["data"]["authToken"].as_str().unwrap().len(), 43);
+        let id = body["data"]["userId"].clone();
+        assert_eq!(*uid.get_or_insert(id.clone()), id);
+    }
+    let (_, token) = login(&c, &url, "load-1", "pw").await;
+    let (status, body) = post(&c, &url, "login", json!({ "resume": token }), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["data"]["authToken"], token.as_str());
+}
+
+#[tokio::test]
+async fn bad_credentials_are_401_in_both_versions() {
+    let c = Client::new();
+    let (_s7, url7) = start(7);
+    let (status, body) = post(
+        &c,
+        &url7,
+        "login",
+        json!({ "user": "load-1", "password": "nope" }),
+        None,
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        body,
+        json!({"success":false,"error":"Unauthorized","status":"error","message":"Unauthorized"})
+    );
+    let (status, body) = post(
+        &c,
+        &url7,
+        "login",
+        json!({ "user": "ghost", "password": "pw" }),
+        None,
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"], "Unauthorized");
+    let (_s8, url8) = start(8);
+    let (status, body) = post(&c, &url8, "login", json!({ "resume": "x" }), None).await;
+    assert_eq!(status, 401);
+    assert_eq!(body, json!({"success":false,"error":"unauthorized"}));
+}
+
+#[tokio::test]
+async fn missing_auth_is_401_with_version_shape() {
+    let c = Client::new();
+    let (_s7, url7) = start(7);
+    let (status, body) = get(&c, &url7, "me", None).await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        body,
+        json!({"success":false,"error":"You must be logged in to do this.","status":"error",
+               "message":"You must be logged in to do this."})
+    );
+    let bad = ("x".to_string(), "y".to_string());
+    let (status, _) = post(
+        &c,
+        &url7,
+        "chat.postMessage",
+        json!({"channel":"#general","text":"x"}),
+        Some(&bad),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (_s8, url8) = start(8);
+    let (status, body) = get(&c, &url8, "me", None).await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        body,
+        json!({"success":false,"error":"You must be logged in to do this."})
+    );
+}
+
+#[tokio::test]
+async fn content_type_is_exact_and_instance_id_present() {
+    let (_s, url) = start(7);
+    let c = Client::new();
+    for path in ["/api/info", "/api/v1/me", "/api/v1/nope", "/elsewhere"] {
+        let resp = c.get(format!("{url}{path}")).send().await.unwrap();
+        assert_eq!(resp.headers()["content-type"], "application/json", "{path}");
+        assert!(resp.headers().contains_key("x-instance-id"), "{path}");
+    }
+    let resp = c.get(format!("{url}/api/info")).send().await.unwrap();
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["success"], true);
+    assert_eq!(body["version"], "7.10");
+    let resp = c.get(format!("{url}/api/v1/nope")).send().await.unwrap();
+    assert_eq!(resp.status(), 404);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap(),
+        json!({"success":false,"error":"Resource not found"})
+    );
+}
+
+#[tokio::test]
+async fn malformed_json_is_400_failure() {
+    let (_s, url) = start(7);
+    let c = Client::new();
+    let resp = c
+        .post(format!("{url}/api/v1/login"))
+        .header("content-type", "application/json")
+        .body("{\"user\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["success"], false);
+    assert!(
+        body["error"].as_str().unwrap().starts_with("Invalid JSON"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn post_send_and_history_paging() {
+    let (_s, url) = start(7);
+    let c = Client::new();
+    let auth = login(&c, &url, "load-1", "pw").await;
+    let (status, body) = post(
+        &c,
+        &url,
+        "chat.postMessage",
+        json!({"channel":"#general","text":"m0"}),
+        Some(&auth),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["channel"], "general");
+    assert!(body["ts"].is_u64());
+    assert_eq!(body["message"]["rid"], "GENERAL");
+    assert_eq!(body["message"]["u"]["username"], "load-1");
+    assert!(
+        body["message"]["ts"].is_string(),
+        "REST dates are ISO strings"
+    );
+    for i in 1..5 {
+        let (status, body) = post(
+            &c,
+            &url,
+            "chat.sendMessage",
+            json!({"message": {"_id": format!("id-{i}"), "rid": "GENERAL", "msg": format!("m{i}")}}),
+            Some(&auth),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["message"]["_id"], format!("id-{i}"));
+    }
+    let (status, body) = post(
+        &c,
+        &url,
+        "chat.postMessage",
+        json!({"text":"x"}),
+        Some(&auth),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"], "[invalid-channel]");
+    let texts = |b: &Value| -> Vec<String> {
+        b["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["msg"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (_, page1) = get(
+        &c,
+        &url,
+        "channels.history?roomId=GENERAL&count=2",
+        Some(&auth),
+    )
+    .await;
+    assert_eq!(texts(&page1), ["m4", "m3"]);
+    let (_, page2) = get(
+        &c,
+        &url,
+        "channels.history?roomId=GENERAL&count=2&offset=2",
+        Some(&auth),
+    )
+    .await;
+    assert_eq!(texts(&page2), ["m2", "m1"]);
+    let oldest_shown = page1["messages"][1]["ts"].as_str().unwrap().to_string();
+    let (_, before) = get(
+        &c,
+        &url,
+        &format!("channels.history?roomName=general&count=10&latest={oldest_shown}"),
+        Some(&auth),
+    )
+    .await;
+    assert_eq!(texts(&before).first().map(String::as_str), Some("m2"));
+    let (_, msgs) = get(
+        &c,
+        &url,
+        "channels.messages?roomId=GENERAL&count=3",
+        Some(&auth),
+    )
+    .await;
+    assert_eq!(msgs["total"], 5);
+    assert_eq!(msgs["count"], 3);
+    // Another member sees unread state; reading clears it.
+    let other = login(&c, &url, "load-2", "pw").await;
+    let (_, subs) = get(&c, &url, "subscriptions.get", Some(&other)).await;
+    let general = subs["update"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["rid"] == "GENERAL")
+        .unwrap()
+        .clone();
+    assert_eq!(general["unread"], 5);
+    assert_eq!(general["alert"], true);
+    let (status, _) = post(
+        &c,
+        &url,
+        "subscriptions.read",
+        json!({"rid":"GENERAL"}),
+        Some(&other),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, subs) = get(&c, &url, "subscriptions.get", Some(&other)).await;
+    assert_eq!(subs["update"][0]["unread"], 0);
+}
+
+#[tokio::test]
+async fn channels_create_join_and_rooms() {
+    let (_s, url) = start(7);
+    let c = Client::new();
+    let a = login(&c, &url, "load-1", "pw").await;
+    let b = login(&c, &url, "load-2", "pw").await;
+    let (status, body) = post(
+        &c,
+        &url,
+        "channels.create",
+        json!({"name":"team-a","members":["load-3"]}),
+        Some(&a),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let ch = &body["channel"];
+    assert_eq!(ch["t"], "c");
+    assert_eq!(ch["name"], "team-a");
+    assert_eq!(ch["usersCount"], 2);
+    assert_eq!(ch["u"]["username"], "load-1");
+    let rid = ch["_id"].as_str().unwrap().to_string();
+    let (status, body) = post(
+        &c,
+        &url,
+        "channels.create",
+        json!({"name":"team-a"}),
+        Some(&a),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["errorType"], "error-duplicate-channel-name");
+    let (status, _) = post(
+        &c,
+        &url,
+        "chat.postMessage",
+        json!({"roomId": rid, "text":"hi"}),
+        Some(&b),
+    )
+    .await;
+    assert_eq!(status, 400, "not a member yet");
+    let (status, body) = post(&c, &url, "channels.join", json!({"roomId": rid}), Some(&b)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["channel"]["usersCount"], 3);
+    let (status, _) = post(
+        &c,
+        &url,
+        "chat.postMessage",
+        json!({"roomId": rid, "text":"hi"}),
+        Some(&b),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, rooms) = get(&c, &url, "rooms.get", Some(&b)).await;
+    let names: Vec<&str> = rooms["update"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"team-a") && names.contains(&"general"),
+        "{names:?}"
+    );
+}
+
+#[tokio::test]
+async fn users_register_create_and_status() {
+    let (_s, url) = start(7);
+    let c = Client::new();
+    let body = json!({"username":"newbie","email":"n@x.io","pass":"secret","name":"New Bie"});
+    let (status, resp) = post(&c, &url, "users.register", body.clone(), None).await;
+    assert_eq!(status, 200, "{resp}");
+    assert_eq!(resp["user"]["username"], "newbie");
+    assert_eq!(resp["user"]["type"], "user");
+    assert_eq!(resp["user"]["active"], true);
+    let (status, resp) = post(&c, &url, "users.register", body, None).await;
+    assert_eq!(status, 400);
+    assert_eq!(resp["success"], false);
+    let me = login(&c, &url, "newbie", "secret").await;
+    let (status, resp) = post(
+        &c,
+        &url,
+        "users.create",
+        json!({"username":"x","email":"x@x","password":"p","name":"X"}),
+        Some(&me),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        resp,
+        json!({"success":false,"error":"User does not have the permissions required for this action [error-unauthorized]"})
+    );
+    let admin = login(&c, &url, "admin", "admin").await;
+    let (status, _) = post(
+        &c,
+        &url,
+        "users.create",
+        json!({"username":"x","email":"x@x","password":"p","name":"X"}),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = post(
+        &c,
+        &url,
+        "users.setStatus",
+        json!({"status":"away","message":"lunch"}),
+        Some(&me),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, body) = get(&c, &url, "me", Some(&me)).await;
+    assert_eq!(body["status"], "away");
+    assert_eq!(body["success"], true);
+    let (status, body) = post(&c, &url, "logout", json!({}), Some(&me)).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["data"]["message"], "You've been logged out!");
+    let (status, _) = get(&c, &url, "me", Some(&me)).await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn method_call_wraps_results_and_errors() {
+    let (_s, url) = start(7);
+    let c = Client::new();
+    let auth = login(&c, &url, "load-1", "pw").await;
+    let call = |m: &str, params: Value| json!({"message": json!({"msg":"method","id":"7","method":m,"params":params}).to_string()});
+    let (status, body) = post(
+        &c,
+        &url,
+        "method.call/nope",
+        call("nope", json!([])),
+        Some(&auth),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let inner: Value = serde_json::from_str(body["message"].as_str().unwrap()).unwrap();
+    assert_eq!(inner["msg"], "result");
+    assert_eq!(inner["id"], "7");
+    assert_eq!(inner["error"]["error"], 404);
+    assert_eq!(inner["error"]["message"], "Method 'nope' not found [404]");
+    let (_, body) = post(
+        &c,
+        &url,
+        "method.call/loadHistory",
+        call("loadHistory", json!(["GENERAL", null, 50, {"$date": 0}])),
+        Some(&auth),
+    )
+    .await;
+    let inner: Value = serde_json::from_str(body["message"].as_str().unwrap()).unwrap();
+    assert!(inner["result"]["messages"].is_array(), "{inner}");
+    let (_, body) = post(
+        &c,
+        &url,
+        "method.callAnon/public-settings/get",
+        call("public-settings/get", json!([])),
+        None,
+    )
+    .await;
+    let inner: Value = serde_json::from_str(body["message"].as_str().unwrap()).unwrap();
+    assert!(inner["result"].is_array());
+    let (_, body) = post(
+        &c,
+        &url,
+        "method.callAnon/sendMessage",
+        call("sendMessage", json!([{"rid":"GENERAL","msg":"x"}])),
+        None,
+    )
+    .await;
+    let inner: Value = serde_json::from_str(body["message"].as_str().unwrap()).unwrap();
+    assert_eq!(inner["error"]["error"], "error-invalid-user");
+    let (status, _) = post(
+        &c,
+        &url,
+        "method.call/rooms/get",
+        call("rooms/get", json!([])),
+        None,
+    )
+    .await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn injected_faults_use_rest_shapes() {
+    let (s, url) = start(7);
+    let c = Client::new();
+    s.apply_fault(&json!({"kind":"errors","status":503,"ratio":1.0}))
+        .unwrap();
+    let resp = c.get(format!("{url}/api/info")).send().await.unwrap();
+    assert_eq!(resp.status(), 503);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap(),
+        json!({"success":false,"error":"Service Unavailable"})
+    );
+    s.apply_fault(&json!({"kind":"clear"})).unwrap();
+    let resp = c.get(format!("{url}/api/info")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+}
