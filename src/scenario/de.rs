@@ -196,14 +196,13 @@ fn resolve(text: &str) -> Plain<'_> {
         _ => {}
     }
     let digits = text.strip_prefix('+').unwrap_or(text);
-    if let Some(hex) = digits.strip_prefix("0x") {
-        if let Ok(v) = u64::from_str_radix(hex, 16) {
-            return Plain::U(v);
-        }
-    } else if let Some(oct) = digits.strip_prefix("0o") {
-        if let Ok(v) = u64::from_str_radix(oct, 8) {
-            return Plain::U(v);
-        }
+    let radix = [("0x", 16), ("0o", 8)]
+        .iter()
+        .find_map(|(prefix, r)| digits.strip_prefix(prefix).map(|d| (d, *r)));
+    if let Some((d, r)) = radix
+        && let Ok(v) = u64::from_str_radix(d, r)
+    {
+        return Plain::U(v);
     }
     if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
         if let Ok(v) = digits.parse::<u64>() {
@@ -375,11 +374,13 @@ impl<'de> de::Deserializer<'de> for De<'_, '_> {
                 key: self.node,
                 value: None,
                 path: self.path,
+                name,
             }),
             Kind::Map(pairs) if pairs.len() == 1 => v.visit_enum(Enum {
                 key: &pairs[0].0,
                 value: Some(&pairs[0].1),
                 path: self.path,
+                name,
             }),
             Kind::Map(pairs) => {
                 let keys: Vec<String> = pairs
@@ -387,7 +388,7 @@ impl<'de> de::Deserializer<'de> for De<'_, '_> {
                     .filter_map(|(k, _)| k.scalar())
                     .map(|k| format!("`{k}`"))
                     .collect();
-                let what = name.to_ascii_lowercase();
+                let what = words(name);
                 let msg = if keys.is_empty() {
                     format!("expected one key naming the {what}, found an empty map")
                 } else {
@@ -495,6 +496,20 @@ struct Enum<'n, 'p> {
     key: &'n Node,
     value: Option<&'n Node>,
     path: Path<'p>,
+    /// The Rust enum's name, for "unknown step `x`".
+    name: &'static str,
+}
+
+/// `SendVia` -> `send via`.
+fn words(camel: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push(' ');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
 }
 
 impl<'de, 'n, 'p> de::EnumAccess<'de> for Enum<'n, 'p> {
@@ -506,10 +521,22 @@ impl<'de, 'n, 'p> de::EnumAccess<'de> for Enum<'n, 'p> {
         seed: S,
     ) -> Result<(S::Value, Variant<'n, 'p>), DeError> {
         let name = self.key.scalar().unwrap_or("?");
-        let tag = seed.deserialize(De {
-            node: self.key,
-            path: Path::Key(&self.path, name),
-        })?;
+        // `model: clsoed` is at `load.model`; `- sned: {..}` at `steps[0].sned`.
+        let path = match self.value {
+            Some(_) => Path::Key(&self.path, name),
+            None => self.path,
+        };
+        let tag = seed
+            .deserialize(De {
+                node: self.key,
+                path,
+            })
+            .map_err(|mut e| {
+                if let Some(rest) = e.message.strip_prefix("unknown name") {
+                    e.message = format!("unknown {}{rest}", words(self.name));
+                }
+                e
+            })?;
         Ok((
             tag,
             Variant {

@@ -1,13 +1,23 @@
 //! The scenario file: model, loading and validation, templates.
+//!
+//! `load` reads a file, substitutes `${VAR}` (interpolate.rs), parses YAML
+//! into a positioned tree (yaml.rs), deserializes the model with strict keys
+//! (de.rs, model.rs) and validates it (validate.rs). Templates
+//! (template.rs) are compiled by whoever renders them.
 
 pub mod de;
+pub mod describe;
 pub mod duration;
 pub mod error;
 pub mod interpolate;
+mod load;
 pub mod model;
 pub mod template;
+pub mod validate;
 pub mod yaml;
 
+pub use describe::describe_load;
 pub use error::{Problem, ScenarioError, Severity};
+pub use load::{Loaded, load, load_str, load_str_with_warnings, load_with_warnings};
 pub use model::*;
 pub use template::{RenderCtx, Template, TemplateError};

@@ -250,6 +250,11 @@ pub struct Behaviour {
     pub name: String,
     #[serde(default = "default_weight")]
     pub weight: u32,
+    /// Pins exactly this many VUs to the behaviour (e.g. the one sender of an
+    /// announcement); the other VUs pick among the unpinned behaviours by
+    /// weight. Closed model: VUs in start order; open model: of the pool.
+    #[serde(default)]
+    pub vus: Option<u32>,
     /// Run once when a VU starts (log in, connect, subscribe).
     #[serde(default)]
     pub setup: Vec<Step>,
@@ -771,7 +776,14 @@ impl<'de> serde::de::Visitor<'de> for ThinkVisitor {
                     max,
                 }
             }
-            other => return Err(A::Error::unknown_variant(other, THINK_FORMS)),
+            other => {
+                let hint = super::error::did_you_mean(other, THINK_FORMS.iter().copied())
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
+                return Err(A::Error::custom(format!(
+                    "unknown think form `{other}`, expected one of `constant`, `uniform`, `exponential`, `normal`{hint}"
+                )));
+            }
         };
         if let Some(extra) = map.next_key::<String>()? {
             return Err(A::Error::custom(format!(
