@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod engine;
 pub mod metrics;
+pub mod results;
 pub mod rocketchat;
 pub mod scenario;
 pub mod server;

@@ -1,0 +1,229 @@
+//! `summary.json`: the versioned result of a run (schema 1).
+//!
+//! Percentile fields are conveniences; the `histogram` fields carry the
+//! whole distribution, so runs and shards merge exactly. The format is
+//! documented field by field in results/README.md.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use super::codec::serde_histogram;
+use super::error::ResultsError;
+use super::info::{HostInfo, RunInfo, TargetInfo};
+use super::thresholds::ThresholdResult;
+use super::totals::{GaugeSummary, Totals};
+use crate::metrics::MetricInterval;
+use crate::metrics::histogram::us_to_ms;
+
+/// The schema version this code writes and reads.
+pub const SCHEMA: u32 = 1;
+
+/// A whole run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub schema: u32,
+    pub run: RunSummary,
+    pub host: HostInfo,
+    pub target: TargetInfo,
+    pub metrics: BTreeMap<String, MetricSummary>,
+    #[serde(default)]
+    pub counters: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub gauges: BTreeMap<String, GaugeSummary>,
+    #[serde(default)]
+    pub thresholds: Vec<ThresholdResult>,
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+/// `run`: the run's identity plus its end.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    #[serde(flatten)]
+    pub info: RunInfo,
+    pub ended_unix_ms: u64,
+    /// Measured time: from the start of measuring to the last interval.
+    pub duration_s: f64,
+    pub intervals: u64,
+}
+
+/// One metric over the whole run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetricSummary {
+    /// Operations: successes plus errors.
+    pub count: u64,
+    pub errors: u64,
+    #[serde(default)]
+    pub errors_by_class: BTreeMap<String, u64>,
+    /// `count` per second of measured time.
+    pub rate_per_s: f64,
+    /// Latency of successes (from the intended start).
+    #[serde(flatten)]
+    pub latency: LatencySummary,
+    /// Service time of successes (from the actual start); present only
+    /// when it differs from the latency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<LatencySummary>,
+}
+
+/// Percentiles (ms; null without successful samples) and the histogram (µs).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    pub p50_ms: Option<f64>,
+    pub p90_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub p999_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+    pub mean_ms: Option<f64>,
+    #[serde(with = "serde_histogram")]
+    pub histogram: Histogram<u64>,
+}
+
+impl LatencySummary {
+    pub fn of(h: &Histogram<u64>) -> LatencySummary {
+        let q = |q: f64| (!h.is_empty()).then(|| us_to_ms(h.value_at_quantile(q)));
+        LatencySummary {
+            p50_ms: q(0.50),
+            p90_ms: q(0.90),
+            p95_ms: q(0.95),
+            p99_ms: q(0.99),
+            p999_ms: q(0.999),
+            max_ms: (!h.is_empty()).then(|| us_to_ms(h.max())),
+            mean_ms: (!h.is_empty()).then(|| (h.mean() / 10.0).round() / 100.0),
+            histogram: h.clone(),
+        }
+    }
+}
+
+impl MetricSummary {
+    pub fn of(m: &MetricInterval, totals: &Totals) -> MetricSummary {
+        MetricSummary {
+            count: m.count(),
+            errors: m.error_count(),
+            errors_by_class: m.errors.clone(),
+            rate_per_s: round3(totals.rate(m.count())),
+            latency: LatencySummary::of(&m.latency),
+            service: (m.service != m.latency).then(|| LatencySummary::of(&m.service)),
+        }
+    }
+
+    /// Back to mergeable form (service = latency when absent).
+    pub fn to_interval(&self) -> MetricInterval {
+        let mut errors = self.errors_by_class.clone();
+        let classified: u64 = errors.values().sum();
+        if self.errors > classified {
+            *errors.entry("other".into()).or_default() += self.errors - classified;
+        }
+        MetricInterval {
+            latency: self.latency.histogram.clone(),
+            service: self
+                .service
+                .as_ref()
+                .map_or_else(|| self.latency.histogram.clone(), |s| s.histogram.clone()),
+            ok: self.count.saturating_sub(self.errors),
+            errors,
+        }
+    }
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+impl Summary {
+    /// The summary of `totals`.
+    pub fn build(
+        info: &RunInfo,
+        host: HostInfo,
+        totals: &Totals,
+        thresholds: Vec<ThresholdResult>,
+        notes: Vec<String>,
+        ended_unix_ms: u64,
+    ) -> Summary {
+        Summary {
+            schema: SCHEMA,
+            run: RunSummary {
+                info: info.clone(),
+                ended_unix_ms,
+                duration_s: round3(totals.elapsed.as_secs_f64()),
+                intervals: totals.intervals,
+            },
+            host,
+            target: TargetInfo::of(info),
+            metrics: totals
+                .metrics
+                .iter()
+                .map(|(name, m)| (name.clone(), MetricSummary::of(m, totals)))
+                .collect(),
+            counters: totals.counters.clone(),
+            gauges: totals.gauges.clone(),
+            thresholds,
+            notes,
+        }
+    }
+
+    /// True when every threshold held.
+    pub fn passed(&self) -> bool {
+        self.thresholds.iter().all(|t| t.passed)
+    }
+
+    /// The run's totals again (for merge and compare).
+    pub fn totals(&self) -> Totals {
+        Totals {
+            metrics: self
+                .metrics
+                .iter()
+                .map(|(name, m)| (name.clone(), m.to_interval()))
+                .collect(),
+            counters: self.counters.clone(),
+            gauges: self.gauges.clone(),
+            elapsed: std::time::Duration::from_secs_f64(self.run.duration_s.max(0.0)),
+            intervals: self.run.intervals,
+        }
+    }
+}
+
+/// Reads a `summary.json` (a file, or a run directory holding one).
+pub fn read_summary(path: &Path) -> Result<Summary, ResultsError> {
+    let file = if path.is_dir() {
+        path.join("summary.json")
+    } else {
+        path.to_path_buf()
+    };
+    let text = std::fs::read_to_string(&file).map_err(|source| ResultsError::Read {
+        path: file.clone(),
+        source,
+    })?;
+    parse_summary(&text, &file)
+}
+
+fn parse_summary(text: &str, file: &Path) -> Result<Summary, ResultsError> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| ResultsError::Parse {
+        path: file.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    match value.get("schema").and_then(serde_json::Value::as_u64) {
+        Some(s) if s == u64::from(SCHEMA) => {}
+        Some(found) => {
+            return Err(ResultsError::Schema {
+                path: file.to_path_buf(),
+                found,
+                supported: SCHEMA,
+            });
+        }
+        None => {
+            return Err(ResultsError::Parse {
+                path: file.to_path_buf(),
+                message: "no numeric `schema` field".into(),
+            });
+        }
+    }
+    serde_json::from_value(value).map_err(|e| ResultsError::Parse {
+        path: file.to_path_buf(),
+        message: e.to_string(),
+    })
+}

@@ -1,0 +1,158 @@
+//! The end-of-run text summary (rendered from the `Summary` data).
+
+use std::io::{self, Write};
+
+use super::summary::{MetricSummary, Summary};
+use super::thresholds::format_value;
+
+/// A latency in ms, 3-4 significant figures: `0.412ms`, `12.3ms`, `1.25s`.
+pub fn format_ms(ms: Option<f64>) -> String {
+    match ms {
+        None => "-".into(),
+        Some(v) if v < 1.0 => format!("{v:.3}ms"),
+        Some(v) if v < 10.0 => format!("{v:.2}ms"),
+        Some(v) if v < 1000.0 => format!("{v:.1}ms"),
+        Some(v) => format!("{:.2}s", v / 1000.0),
+    }
+}
+
+fn format_count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn format_errors(m: &MetricSummary) -> String {
+    if m.errors == 0 {
+        "0".into()
+    } else {
+        let pct = 100.0 * m.errors as f64 / m.count.max(1) as f64;
+        format!("{} ({pct:.2}%)", format_count(m.errors))
+    }
+}
+
+/// Writes the summary as an aligned table: one row per metric (count,
+/// rate, percentiles, errors), errors by class and service time beneath,
+/// then counters, thresholds (✓/✗) and notes.
+pub fn print_summary(summary: &Summary, w: &mut dyn Write) -> io::Result<()> {
+    let run = &summary.run;
+    writeln!(
+        w,
+        "\n{} — {:.1} s measured, {} model, run {}{}",
+        run.info.scenario,
+        run.duration_s,
+        run.info.model,
+        run.info.id,
+        match run.info.shard {
+            Some((i, n)) => format!(", shard {i}/{n}"),
+            None => String::new(),
+        }
+    )?;
+    let name_w = summary
+        .metrics
+        .keys()
+        .map(|k| k.chars().count())
+        .max()
+        .unwrap_or(6)
+        .clamp(6, 48);
+    let header = [
+        "count", "rate/s", "p50", "p90", "p95", "p99", "p99.9", "max",
+    ];
+    write!(w, "\n  {:<name_w$}", "metric")?;
+    for h in header {
+        write!(w, " {h:>9}")?;
+    }
+    writeln!(w, "  errors")?;
+    for (name, m) in &summary.metrics {
+        let l = &m.latency;
+        write!(w, "  {name:<name_w$}")?;
+        write!(w, " {:>9} {:>9.1}", format_count(m.count), m.rate_per_s)?;
+        for v in [l.p50_ms, l.p90_ms, l.p95_ms, l.p99_ms, l.p999_ms, l.max_ms] {
+            write!(w, " {:>9}", format_ms(v))?;
+        }
+        writeln!(w, "  {}", format_errors(m))?;
+        if let Some(s) = &m.service {
+            write!(w, "  {:<name_w$} {:>9} {:>9}", "  service", "", "")?;
+            for v in [s.p50_ms, s.p90_ms, s.p95_ms, s.p99_ms, s.p999_ms, s.max_ms] {
+                write!(w, " {:>9}", format_ms(v))?;
+            }
+            writeln!(w)?;
+        }
+        if !m.errors_by_class.is_empty() {
+            let classes: Vec<String> = m
+                .errors_by_class
+                .iter()
+                .map(|(k, n)| format!("{k} {}", format_count(*n)))
+                .collect();
+            writeln!(w, "      errors: {}", classes.join(", "))?;
+        }
+    }
+    if summary.metrics.is_empty() {
+        writeln!(w, "  (nothing was measured)")?;
+    }
+
+    if !summary.counters.is_empty() {
+        writeln!(w, "\n  counters")?;
+        for (name, n) in &summary.counters {
+            writeln!(w, "    {name:<name_w$} {:>9}", format_count(*n))?;
+        }
+    }
+    if let Some(vus) = summary.gauges.get("vus.active") {
+        writeln!(w, "\n  VUs: max {}, last {}", vus.max, vus.last)?;
+    }
+
+    if !summary.thresholds.is_empty() {
+        writeln!(w, "\n  thresholds")?;
+        for t in &summary.thresholds {
+            let actual = match t.actual {
+                Some(a) => format_value((a * 1000.0).round() / 1000.0, &t.unit),
+                None => "no samples".into(),
+            };
+            writeln!(
+                w,
+                "    {} {} {}  (actual {actual})",
+                if t.passed { "✓" } else { "✗" },
+                t.metric,
+                t.describe_limit()
+            )?;
+        }
+        let failed = summary.thresholds.iter().filter(|t| !t.passed).count();
+        if failed == 0 {
+            writeln!(w, "  all {} thresholds passed", summary.thresholds.len())?;
+        } else {
+            writeln!(
+                w,
+                "  {failed} of {} thresholds FAILED",
+                summary.thresholds.len()
+            )?;
+        }
+    }
+    for note in &summary.notes {
+        writeln!(w, "\n  !!! {note}")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(format_ms(None), "-");
+        assert_eq!(format_ms(Some(0.4123)), "0.412ms");
+        assert_eq!(format_ms(Some(4.567)), "4.57ms");
+        assert_eq!(format_ms(Some(123.45)), "123.5ms");
+        assert_eq!(format_ms(Some(1250.0)), "1.25s");
+        assert_eq!(format_count(0), "0");
+        assert_eq!(format_count(999), "999");
+        assert_eq!(format_count(1000), "1,000");
+        assert_eq!(format_count(1234567), "1,234,567");
+    }
+}
