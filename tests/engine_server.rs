@@ -142,9 +142,12 @@ async fn closed_chat_delivers_every_message() {
     ] {
         assert_eq!(out.errors(name), 0, "{name} had errors");
     }
-    // Every room has all 6 VUs subscribed: each message reaches 6 receivers.
+    // Every room has all 6 VUs subscribed: each message reaches 6
+    // receivers, except messages still in flight when receivers retired.
     let sent = out.ok("ddp.method.sendMessage") + out.ok("rest.chat.postMessage");
-    assert_eq!(out.ok("message.e2e"), sent * 6);
+    let e2e = out.ok("message.e2e");
+    assert!(e2e <= sent * 6 && e2e >= (sent - 6) * 6, "{e2e} receipts of {sent} messages");
+    assert_eq!(out.ok("iterations"), out.report.iterations);
     assert_eq!(out.counters.get("message.lost").copied().unwrap_or(0), 0);
     assert_eq!(
         out.counters.get("message.duplicate").copied().unwrap_or(0),
@@ -172,7 +175,9 @@ behaviours:
       - set_status: { status: away, via: ddp }
       - set_status: { status: online, via: rest }
       - http: { path: "/api/v1/me", capture: { me: "/username" } }
-      - http: { path: "/api/v1/users.info?username={{me}}", name: user_info }
+      - http: { path: "/api/v1/rooms.get", name: rooms, capture: { rid: "/update/0/_id" } }
+      - http: { path: "/api/v1/channels.history?roomId={{rid}}&count=5", expect_status: 200, name: history }
+      - http: { method: POST, path: "/api/v1/chat.postMessage", body: { roomId: "{{rid}}", text: "from {{me}}" } }
       - group:
           name: tx
           steps:
@@ -190,9 +195,13 @@ async fn open_web_client_steps() {
         "{:?}",
         out.report
     );
-    assert_eq!(out.ok("web_client_boot"), 3);
-    assert!(out.ok("open_room") > 0);
-    assert_eq!(out.errors("rest.me"), 0);
+    // The pool grows lazily: one boot per VU created.
+    assert!(out.ok("web_client_boot") >= 1);
+    assert_eq!(out.ok("web_client_boot"), out.ok("login"));
+    assert_eq!(out.ok("open_room"), 20);
+    for name in ["rest.me", "rooms", "history", "rest.chat.postMessage", "iterations"] {
+        assert_eq!(out.errors(name), 0, "{name} had errors");
+    }
     assert!(out.ok("tx") > 0);
     server.shutdown();
 }

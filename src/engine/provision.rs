@@ -11,6 +11,7 @@ use futures::stream;
 
 use super::error::EngineError;
 use super::plan::RunPlan;
+use super::rooms::lookup_room;
 use super::world::{World, members_per_room, memberships, room_names};
 use crate::rocketchat::{RcError, Rest, Session};
 use crate::scenario::Provision;
@@ -223,12 +224,11 @@ pub async fn provision(plan: &RunPlan, progress: &dyn Fn(u64, u64)) -> Result<Wo
     Ok(World::build(plan, room_ids, user_ids))
 }
 
-/// The id of room `name`: found by `channels.info`, else created; a
-/// create that lost a race with another shard is looked up again.
+/// The id of room `name`: found by name, else created; a create that
+/// lost a race with another shard is looked up again.
 async fn find_or_create_room(creator: &Rest, name: &str) -> Result<String, EngineError> {
     let what = || format!("room `{name}`");
-    if let Some(id) = creator
-        .channels_info(name)
+    if let Some(id) = lookup_room(creator, name)
         .await
         .map_err(|e| EngineError::Provision {
             what: what(),
@@ -239,7 +239,7 @@ async fn find_or_create_room(creator: &Rest, name: &str) -> Result<String, Engin
     }
     match creator.channels_create(name, &[]).await {
         Ok(id) => Ok(id),
-        Err(create) => match creator.channels_info(name).await {
+        Err(create) => match lookup_room(creator, name).await {
             Ok(Some(id)) => Ok(id),
             _ => Err(EngineError::Provision {
                 what: what(),

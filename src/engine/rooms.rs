@@ -4,9 +4,12 @@
 //! resolved to ids through the World, asking the server (`channels.info`)
 //! the first time a name is unknown.
 
+use serde_json::Value;
+
 use super::errors::classify;
 use super::vu::{RoomRef, Vu};
 use crate::metrics::ErrorClass;
+use crate::rocketchat::{RcError, Rest};
 
 pub const JOINED: &str = "joined";
 pub const RANDOM: &str = "random";
@@ -37,6 +40,17 @@ impl Vu {
         Ok(room)
     }
 
+    /// [`Vu::select_room`], recording a failure under `metric`.
+    pub(crate) async fn room_for(&mut self, selector: &str, metric: &str) -> Option<RoomRef> {
+        match self.select_room(selector).await {
+            Ok(r) => Some(r),
+            Err(c) => {
+                self.fail_now(metric, c);
+                None
+            }
+        }
+    }
+
     /// Rooms for a subscription: `joined` = all of the VU's rooms.
     pub(crate) async fn select_rooms(
         &mut self,
@@ -63,7 +77,7 @@ impl Vu {
         Ok(names[i].clone())
     }
 
-    /// Room name -> id, via the World or `channels.info` (then cached).
+    /// Room name -> id, via the World or the server (then cached).
     pub(crate) async fn resolve(&mut self, name: &str) -> Result<RoomRef, ErrorClass> {
         if let Some(id) = self.ctx.world.room_id(name) {
             return Ok(RoomRef {
@@ -71,7 +85,7 @@ impl Vu {
                 id,
             });
         }
-        let found = self.rest()?.channels_info(name).await;
+        let found = lookup_room(self.rest()?, name).await;
         match found {
             Ok(Some(id)) => {
                 self.ctx.world.set_room_id(name, &id);
@@ -88,4 +102,23 @@ impl Vu {
             Err(e) => Err(classify(&e)),
         }
     }
+}
+
+/// A room's id by name: `channels.info`, else the caller's `rooms.get`
+/// (targets without `channels.info` still list the rooms one is in).
+pub(crate) async fn lookup_room(rest: &Rest, name: &str) -> Result<Option<String>, RcError> {
+    if let Some(id) = rest.channels_info(name).await? {
+        return Ok(Some(id));
+    }
+    let rooms = rest.rooms_get().await?;
+    let list = rooms
+        .get("update")
+        .and_then(Value::as_array)
+        .or_else(|| rooms.as_array());
+    Ok(list.and_then(|l| {
+        l.iter()
+            .find(|r| r.get("name").and_then(Value::as_str) == Some(name))
+            .and_then(|r| r.get("_id").and_then(Value::as_str))
+            .map(str::to_owned)
+    }))
 }

@@ -205,7 +205,8 @@ impl Vu {
     }
 
     /// One iteration of the behaviour's `steps`; false when a stop cut it
-    /// short. Recorded as `iterations` (latency from the intended start).
+    /// short. A whole one is recorded as `iterations` (latency from the
+    /// intended start; failed when any operation in it failed).
     pub async fn iteration(&mut self, intended: Option<tokio::time::Instant>) -> bool {
         self.iteration += 1;
         let ctx = self.ctx.clone();
@@ -214,6 +215,10 @@ impl Vu {
         let t = clock.start_enclosing();
         let errors = self.errors;
         let flow = self.run_steps(steps, &mut clock).await;
+        if flow == Flow::Stopped {
+            // Cut short: not a whole iteration, so not timed as one.
+            return false;
+        }
         let outcome = self.outcome_since(errors);
         let (latency, service) = t.finish();
         ctx.metrics.record(
@@ -224,7 +229,7 @@ impl Vu {
                 outcome,
             },
         );
-        flow == Flow::Continue
+        true
     }
 
     /// Closes the connection (the tracker forgets the VU's rooms).

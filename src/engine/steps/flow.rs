@@ -83,13 +83,10 @@ impl Vu {
         let metric = metric_name(&step.name, "wait_for_message");
         let mut filter = MessageFilter::default();
         if let Some(sel) = &step.room {
-            match self.select_room(sel).await {
-                Ok(r) => filter.room_id = Some(r.id),
-                Err(c) => {
-                    self.fail_now(&metric, c);
-                    return Flow::Continue;
-                }
-            }
+            let Some(room) = self.room_for(sel, &metric).await else {
+                return Flow::Continue;
+            };
+            filter.room_id = Some(room.id);
         }
         for (src, dst) in [
             (&step.contains, &mut filter.contains),

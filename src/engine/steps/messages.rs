@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rand::RngExt;
 use serde_json::{Value, json};
 
-use super::metric_name;
+use super::{metric_name, via_metric};
 use crate::engine::clock::IterationClock;
 use crate::engine::sink::now_unix_us;
 use crate::engine::vu::{Flow, Vu};
@@ -56,9 +56,8 @@ impl Vu {
                 SendVia::SendMessage => "rest.chat.sendMessage",
             },
         );
-        let room = match self.select_room(&step.room).await {
-            Ok(r) => r,
-            Err(c) => return self.fail_now(&metric, c),
+        let Some(room) = self.room_for(&step.room, &metric).await else {
+            return;
         };
         let mut text = match self.render(step.text.as_deref().unwrap_or(DEFAULT_TEXT)) {
             Ok(t) => t,
@@ -118,16 +117,14 @@ impl Vu {
         step: &LoadHistoryStep,
         clock: &mut IterationClock,
     ) {
-        let metric = metric_name(
+        let metric = via_metric(
             &step.name,
-            match step.via {
-                Via::Ddp => "ddp.method.loadHistory",
-                Via::Rest => "rest.channels.history",
-            },
+            step.via,
+            "ddp.method.loadHistory",
+            "rest.channels.history",
         );
-        let room = match self.select_room(&step.room).await {
-            Ok(r) => r,
-            Err(c) => return self.fail_now(&metric, c),
+        let Some(room) = self.room_for(&step.room, &metric).await else {
+            return;
         };
         match step.via {
             Via::Ddp => {
@@ -151,16 +148,14 @@ impl Vu {
     }
 
     pub(crate) async fn read(&mut self, step: &RoomStep, clock: &mut IterationClock) {
-        let metric = metric_name(
+        let metric = via_metric(
             &step.name,
-            match step.via {
-                Via::Ddp => "ddp.method.readMessages",
-                Via::Rest => "rest.subscriptions.read",
-            },
+            step.via,
+            "ddp.method.readMessages",
+            "rest.subscriptions.read",
         );
-        let room = match self.select_room(&step.room).await {
-            Ok(r) => r,
-            Err(c) => return self.fail_now(&metric, c),
+        let Some(room) = self.room_for(&step.room, &metric).await else {
+            return;
         };
         match step.via {
             Via::Ddp => {
@@ -182,12 +177,8 @@ impl Vu {
     /// then (with `duration`) wait and stop, or stop only with `stop: true`.
     pub(crate) async fn typing(&mut self, step: &TypingStep, clock: &mut IterationClock) -> Flow {
         let metric = metric_name(&step.name, "ddp.method.stream-notify-room");
-        let room = match self.select_room(&step.room).await {
-            Ok(r) => r,
-            Err(c) => {
-                self.fail_now(&metric, c);
-                return Flow::Continue;
-            }
+        let Some(room) = self.room_for(&step.room, &metric).await else {
+            return Flow::Continue;
         };
         let username = self.username();
         let params = |on: bool| -> Vec<Value> {

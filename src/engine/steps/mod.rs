@@ -13,11 +13,22 @@ mod subscribe;
 
 use super::clock::IterationClock;
 use super::vu::{Flow, Vu};
-use crate::scenario::Step;
+use crate::scenario::{Step, Via};
 
 /// `name:` when given, else the default metric name.
 pub(crate) fn metric_name(name: &Option<String>, default: &str) -> String {
     name.clone().unwrap_or_else(|| default.to_owned())
+}
+
+/// Metric of a step that goes over DDP or REST.
+pub(crate) fn via_metric(name: &Option<String>, via: Via, ddp: &str, rest: &str) -> String {
+    metric_name(
+        name,
+        match via {
+            Via::Ddp => ddp,
+            Via::Rest => rest,
+        },
+    )
 }
 
 impl Vu {

@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 
 use super::messages::now_unix_ms;
-use super::metric_name;
 use super::subscribe::{NOTIFY_ROOM, ROOM_MESSAGES, SubSpec};
+use super::{metric_name, via_metric};
 use crate::engine::clock::IterationClock;
 use crate::engine::vu::Vu;
 use crate::scenario::{RoomStep, SetStatusStep, Status, Via};
@@ -21,16 +21,14 @@ fn status_str(s: Status) -> &'static str {
 
 impl Vu {
     pub(crate) async fn join_room(&mut self, step: &RoomStep, clock: &mut IterationClock) {
-        let metric = metric_name(
+        let metric = via_metric(
             &step.name,
-            match step.via {
-                Via::Ddp => "ddp.method.joinRoom",
-                Via::Rest => "rest.channels.join",
-            },
+            step.via,
+            "ddp.method.joinRoom",
+            "rest.channels.join",
         );
-        let room = match self.select_room(&step.room).await {
-            Ok(r) => r,
-            Err(c) => return self.fail_now(&metric, c),
+        let Some(room) = self.room_for(&step.room, &metric).await else {
+            return;
         };
         match step.via {
             Via::Ddp => {
@@ -56,9 +54,8 @@ impl Vu {
     /// client's default), `via: ddp` over the websocket.
     pub(crate) async fn open_room(&mut self, step: &RoomStep, clock: &mut IterationClock) {
         let metric = metric_name(&step.name, "open_room");
-        let room = match self.select_room(&step.room).await {
-            Ok(r) => r,
-            Err(c) => return self.fail_now(&metric, c),
+        let Some(room) = self.room_for(&step.room, &metric).await else {
+            return;
         };
         let t = clock.start_enclosing();
         let errors = self.errors;
