@@ -502,3 +502,45 @@ async fn injected_faults_use_rest_shapes() {
     let resp = c.get(format!("{url}/api/info")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
 }
+
+#[tokio::test]
+async fn sim_routes_are_served_on_every_instance() {
+    let mut cfg = ServerConfig::embedded();
+    cfg.instances = 2;
+    cfg.seed.users = 5;
+    cfg.seed.rooms = 2;
+    cfg.seed.members_per_room = 3;
+    let s = server::start(cfg).unwrap();
+    let c = Client::new();
+    let stats: Value = c
+        .get(format!("{}/_sim/stats", s.urls()[1]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["users"], 6, "{stats}");
+    assert_eq!(stats["rooms"], 3);
+    assert_eq!(stats["sessions_by_instance"], json!([0, 0]));
+    let resp = c
+        .post(format!("{}/_sim/fault", s.urls()[0]))
+        .json(&json!({"kind":"latency","ms":1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(s.stats()["faults"], stats_faults(&c, &s.urls()[1]).await);
+}
+
+async fn stats_faults(c: &Client, url: &str) -> Value {
+    let v: Value = c
+        .get(format!("{url}/_sim/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["faults"].clone()
+}

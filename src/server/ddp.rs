@@ -118,6 +118,10 @@ async fn run(inst: Arc<Instance>, socket: WebSocket, peer: SocketAddr) {
     };
     session.cleanup();
     if let Some((code, reason)) = end.close() {
+        if end != End::SlowConsumer {
+            // Replies queued before the end (e.g. `failed`) go out first.
+            let _ = timeout(CLOSE_GRACE, flush_outbox(&outbox, &mut sink)).await;
+        }
         let frame = CloseFrame {
             code,
             reason: Utf8Bytes::from_static(reason),
@@ -125,6 +129,19 @@ async fn run(inst: Arc<Instance>, socket: WebSocket, peer: SocketAddr) {
         let _ = timeout(CLOSE_GRACE, sink.send(Message::Close(Some(frame)))).await;
     }
     counter.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Writes what the outbox holds now.
+async fn flush_outbox(outbox: &Outbox, sink: &mut SplitSink<WebSocket, Message>) {
+    let mut batch = Vec::new();
+    if outbox.drain_into(&mut batch) {
+        for frame in batch {
+            if sink.feed(Message::Text(frame)).await.is_err() {
+                return;
+            }
+        }
+        let _ = sink.flush().await;
+    }
 }
 
 async fn write_loop(outbox: &Outbox, sink: &mut SplitSink<WebSocket, Message>) -> End {
@@ -566,3 +583,6 @@ fn classify(e: &axum::Error) -> End {
         End::Gone
     }
 }
+
+#[cfg(test)]
+mod tests;

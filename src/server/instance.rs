@@ -13,17 +13,25 @@ use tokio::sync::watch;
 
 use super::errors::ServerError;
 use super::ratelimit::Limiters;
+use super::sim::{self, SimState};
 use super::state::{Instance, Shared};
 use super::{ddp, rest};
 
 /// The app of one instance.
 pub fn router(inst: Arc<Instance>) -> Router {
+    let shared = inst.shared.clone();
+    let sim_state = SimState {
+        faults: shared.faults.clone(),
+        stats: Arc::new(move || shared.stats()),
+    };
     Router::new()
         .route("/api/info", get(rest::info))
         .route("/api/v1/{*endpoint}", any(rest::endpoint))
         .route("/websocket", get(ddp::upgrade))
         .fallback(rest::not_found)
         .with_state(inst)
+        // Outside the fault gate: a stalled server must still take the fault that clears it.
+        .merge(sim::router(sim_state))
 }
 
 /// Starts instance `index` on `listener`; reports on `ready` once serving.
