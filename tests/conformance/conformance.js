@@ -209,19 +209,28 @@ const STEP_MS = 5000;
 
 async function main() {
 	let rid;
-	await check(`REST login ${U1} and resolve room ${opts.room} to its id`, async () => {
+	let auth;
+	await check(`REST login ${U1} and find room ${opts.room} in rooms.get`, async () => {
 		const login = await rest(URL0, 'POST', '/api/v1/login', { user: U1, password: opts.password });
 		expectEqual(login.status, 200, 'POST /api/v1/login status');
 		expectEqual(login.body.status, 'success', 'login body.status');
-		const auth = login.body.data;
+		auth = login.body.data;
 		expect(auth && typeof auth.userId === 'string' && typeof auth.authToken === 'string', `login data lacks userId/authToken: ${show(login.body)}`);
-		const info = await rest(URL0, 'GET', `/api/v1/channels.info?roomName=${encodeURIComponent(opts.room)}`, undefined, auth);
-		expectEqual(info.status, 200, `GET channels.info?roomName=${opts.room} status (body ${show(info.body)})`);
-		rid = info.body.channel && info.body.channel._id;
-		expect(typeof rid === 'string' && rid.length > 0, `channels.info has no channel._id: ${show(info.body)}`);
+		const rooms = await rest(URL0, 'GET', '/api/v1/rooms.get', undefined, auth);
+		expectEqual(rooms.status, 200, `GET rooms.get status (body ${show(rooms.body)})`);
+		const room = (rooms.body.update || []).find((r) => r.name === opts.room);
+		expect(room && typeof room._id === 'string', `${opts.room} not in rooms.get update: ${show(rooms.body).slice(0, 300)}`);
+		rid = room._id;
 		return `rid ${rid}`;
 	});
 	if (!rid) return;
+
+	await check(`REST channels.info?roomName=${opts.room} -> the same room id`, async () => {
+		const info = await rest(URL0, 'GET', `/api/v1/channels.info?roomName=${encodeURIComponent(opts.room)}`, undefined, auth);
+		expectEqual(info.status, 200, `GET channels.info status (body ${show(info.body)})`);
+		expectEqual(info.body.channel && info.body.channel._id, rid, 'channel._id');
+	});
+
 
 	// --- @rocket.chat/ddp-client: two users on two different instances -------------------
 	let a;
