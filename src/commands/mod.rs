@@ -1,7 +1,9 @@
 //! One function per subcommand: flags in, exit code out. Errors are printed
 //! here with their cause chain.
 
+mod run;
 mod serve;
+mod validate;
 
 use crate::cli::{Cli, Command};
 
@@ -14,11 +16,8 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 pub fn dispatch(cli: Cli) -> u8 {
     match cli.command {
         Command::Serve(args) => serve::run(args),
-        // Wired as the scenario and engine modules land.
-        Command::Run(_) | Command::Validate(_) => {
-            eprintln!("error: this command is not built yet");
-            EXIT_BAD_INPUT
-        }
+        Command::Run(args) => run::run(args),
+        Command::Validate(args) => validate::run(args),
     }
 }
 
