@@ -27,7 +27,7 @@ use std::fmt::Write as _;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -89,7 +89,11 @@ struct Inner {
     subs: Series<SubLabels>,
     message_sent: MessageSent,
     lag: Arc<LagProbes>,
+    store: StoreSlot,
 }
+
+/// Where the store gauges come from (set after construction).
+type StoreSlot = Arc<Mutex<Option<Weak<dyn StoreGauges>>>>;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RestLabels {
@@ -113,8 +117,10 @@ struct SubLabels {
 
 impl ServerMetrics {
     /// `instances` and `version` are constant gauges (`rocketchat_instance_count`,
-    /// `rocketchat_version{version}`); `store` is read on every scrape.
-    pub fn new(instances: usize, version: &str, store: Arc<dyn StoreGauges>) -> ServerMetrics {
+    /// `rocketchat_version{version}`). Store gauges appear once
+    /// [`ServerMetrics::attach_store`] is called.
+    pub fn new(instances: usize, version: &str) -> ServerMetrics {
+        let store: StoreSlot = Arc::new(Mutex::new(None));
         let mut registry = Registry::default();
         let rest = Series::<RestLabels>::new();
         let methods = Series::<MethodLabels>::new();
@@ -142,7 +148,7 @@ impl ServerMetrics {
             message_sent.clone(),
         );
         registry.register_collector(Box::new(ScrapeGauges {
-            store,
+            store: store.clone(),
             instances: instances as u64,
             version: version.to_string(),
             lag: lag.clone(),
@@ -155,8 +161,16 @@ impl ServerMetrics {
                 subs,
                 message_sent,
                 lag,
+                store,
             }),
         }
+    }
+
+    /// Sets what the store gauges are read from on each scrape. A `Weak`,
+    /// because the store's owner usually holds these metrics too (no cycle);
+    /// once the store is gone its gauges are left out.
+    pub fn attach_store(&self, store: Weak<dyn StoreGauges>) {
+        *self.inner.store.lock().unwrap_or_else(|p| p.into_inner()) = Some(store);
     }
 
     /// One REST call: `method` as sent (`POST`), `entrypoint` the route path
@@ -388,7 +402,7 @@ type LagPick = fn(&LagSummary) -> f64;
 /// figures from /proc/self, event-loop lag.
 #[derive(Debug)]
 struct ScrapeGauges {
-    store: Arc<dyn StoreGauges>,
+    store: StoreSlot,
     instances: u64,
     version: String,
     lag: Arc<LagProbes>,
@@ -402,41 +416,45 @@ impl std::fmt::Debug for dyn StoreGauges {
 
 impl Collector for ScrapeGauges {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let s = &self.store;
-        let gauges: [(&str, &str, u64); 8] = [
-            ("rocketchat_users_total", "Users stored", s.users()),
-            ("rocketchat_rooms_total", "Rooms stored", s.rooms()),
-            (
-                "rocketchat_channels_total",
-                "Public rooms stored",
-                s.channels(),
-            ),
-            ("rocketchat_messages_total", "Messages stored", s.messages()),
-            (
-                "rocketchat_ddp_sessions_count",
-                "Open DDP sessions",
-                s.ddp_sessions(),
-            ),
-            (
-                "rocketchat_ddp_sessions_auth",
-                "Logged-in DDP sessions",
-                s.ddp_sessions_auth(),
-            ),
-            (
-                "rocketchat_ddp_connected_users",
-                "Distinct users with a DDP session",
-                s.ddp_connected_users(),
-            ),
-            (
-                "rocketchat_instance_count",
-                "Server instances",
-                self.instances,
-            ),
-        ];
-        for (name, help, value) in gauges {
-            let metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
-            ConstGauge::new(value).encode(metric)?;
+        let store = self.store.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(s) = store.and_then(|weak| weak.upgrade()) {
+            let gauges: [(&str, &str, u64); 7] = [
+                ("rocketchat_users_total", "Users stored", s.users()),
+                ("rocketchat_rooms_total", "Rooms stored", s.rooms()),
+                (
+                    "rocketchat_channels_total",
+                    "Public rooms stored",
+                    s.channels(),
+                ),
+                ("rocketchat_messages_total", "Messages stored", s.messages()),
+                (
+                    "rocketchat_ddp_sessions_count",
+                    "Open DDP sessions",
+                    s.ddp_sessions(),
+                ),
+                (
+                    "rocketchat_ddp_sessions_auth",
+                    "Logged-in DDP sessions",
+                    s.ddp_sessions_auth(),
+                ),
+                (
+                    "rocketchat_ddp_connected_users",
+                    "Distinct users with a DDP session",
+                    s.ddp_connected_users(),
+                ),
+            ];
+            for (name, help, value) in gauges {
+                let metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+                ConstGauge::new(value).encode(metric)?;
+            }
         }
+        let metric = encoder.encode_descriptor(
+            "rocketchat_instance_count",
+            "Server instances",
+            None,
+            MetricType::Gauge,
+        )?;
+        ConstGauge::new(self.instances).encode(metric)?;
         let mut metric = encoder.encode_descriptor(
             "rocketchat_version",
             "Server version (value 1)",
@@ -678,8 +696,25 @@ mod tests {
         }
     }
 
-    fn metrics() -> ServerMetrics {
-        ServerMetrics::new(2, "7.0.0", Arc::new(Fixed))
+    /// Metrics of 2 instances and the store they read (keep it alive).
+    fn metrics() -> (ServerMetrics, Arc<dyn StoreGauges>) {
+        let m = ServerMetrics::new(2, "7.0.0");
+        let store: Arc<dyn StoreGauges> = Arc::new(Fixed);
+        m.attach_store(Arc::downgrade(&store));
+        (m, store)
+    }
+
+    #[test]
+    fn store_gauges_follow_the_store() {
+        let m = ServerMetrics::new(1, "7.0.0");
+        assert!(!m.encode().unwrap().contains("rocketchat_users_total"));
+        let store: Arc<dyn StoreGauges> = Arc::new(Fixed);
+        m.attach_store(Arc::downgrade(&store));
+        assert!(m.encode().unwrap().contains("rocketchat_users_total 11"));
+        drop(store);
+        let text = m.encode().unwrap();
+        assert!(!text.contains("rocketchat_users_total"));
+        assert!(text.contains("rocketchat_instance_count 1"));
     }
 
     fn line<'a>(text: &'a str, prefix: &str) -> &'a str {
@@ -690,7 +725,7 @@ mod tests {
 
     #[test]
     fn exposes_rocketchat_names() {
-        let m = metrics();
+        let (m, _store) = metrics();
         m.observe_rest(
             "POST",
             "/api/v1/chat.postMessage",
@@ -757,7 +792,7 @@ mod tests {
 
     #[test]
     fn label_sets_are_capped() {
-        let m = metrics();
+        let (m, _store) = metrics();
         for i in 0..(MAX_SERIES + 10) {
             m.observe_method(&format!("m{i}"), true, false, Duration::from_millis(1));
         }
@@ -801,7 +836,7 @@ mod tests {
 
     #[test]
     fn probe_task_records_samples() {
-        let m = metrics();
+        let (m, _store) = metrics();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -816,7 +851,7 @@ mod tests {
 
     #[tokio::test]
     async fn serves_metrics_over_http() {
-        let m = metrics();
+        let (m, _store) = metrics();
         m.message_sent();
         let server = serve("127.0.0.1:0".parse().unwrap(), m).unwrap();
         let response = reqwest::get(server.url()).await.unwrap();
