@@ -36,6 +36,8 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::errors::MeteorError;
+
 /// REST default: calls per window (`API_Enable_Rate_Limiter_Limit_Calls_Default`).
 pub const REST_DEFAULT_CALLS: u32 = 10;
 /// REST default window (`API_Enable_Rate_Limiter_Limit_Time_Default`).
@@ -134,20 +136,10 @@ impl IntoResponse for RateLimited {
     }
 }
 
-/// The Meteor error object for a refused DDP call (ROCKETCHAT.md §1.4).
+/// The Meteor error object for a refused DDP call (ROCKETCHAT.md §1.4);
+/// built by the core's `MeteorError` so there is one serializer.
 pub fn too_many_requests_error(time_to_reset_ms: u64) -> Value {
-    let seconds = time_to_reset_ms.div_ceil(1000);
-    let reason = format!(
-        "Error, too many requests. Please slow down. You must wait {seconds} seconds before trying again."
-    );
-    json!({
-        "isClientSafe": true,
-        "error": "too-many-requests",
-        "reason": reason,
-        "details": {"timeToReset": time_to_reset_ms},
-        "message": format!("{reason} [too-many-requests]"),
-        "errorType": "Meteor.Error",
-    })
+    MeteorError::too_many_requests(time_to_reset_ms).to_json()
 }
 
 /// The whole `result` frame refusing method call `id`.
