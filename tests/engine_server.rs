@@ -21,6 +21,8 @@ struct Outcome {
     report: engine::EngineReport,
     totals: BTreeMap<String, (u64, BTreeMap<String, u64>)>,
     counters: BTreeMap<String, u64>,
+    /// (latency max, service max) in µs per metric.
+    latency_max: BTreeMap<String, (u64, u64)>,
 }
 
 impl Outcome {
@@ -34,6 +36,9 @@ impl Outcome {
 
 fn merge(into: &mut Outcome, iv: &Interval) {
     for (name, m) in &iv.metrics {
+        let l = into.latency_max.entry(name.clone()).or_default();
+        l.0 = l.0.max(m.latency.max());
+        l.1 = l.1.max(m.service.max());
         let e = into.totals.entry(name.clone()).or_default();
         e.0 += m.ok;
         for (k, v) in &m.errors {
@@ -45,17 +50,29 @@ fn merge(into: &mut Outcome, iv: &Interval) {
     }
 }
 
-async fn run(yaml: &str, urls: &[String], stop_after: Option<Duration>) -> Outcome {
-    let plan = match RunPlan::new(
+fn plan_of(yaml: &str, urls: &[String], shard: Option<(u32, u32)>, skip: bool) -> RunPlan {
+    match RunPlan::new(
         scenario(yaml),
         urls.to_vec(),
         Overrides::default(),
-        None,
-        false,
+        shard,
+        skip,
     ) {
         Ok(p) => p,
         Err(e) => panic!("plan: {e}"),
-    };
+    }
+}
+
+async fn run(yaml: &str, urls: &[String], stop_after: Option<Duration>) -> Outcome {
+    run_with(plan_of(yaml, urls, None, false), async {}, stop_after).await
+}
+
+/// Provisions and runs `plan`; `side` runs alongside (faults, probes).
+async fn run_with(
+    plan: RunPlan,
+    side: impl std::future::Future<Output = ()>,
+    stop_after: Option<Duration>,
+) -> Outcome {
     if let Err(e) = engine::check_target(&plan).await {
         panic!("check_target: {e}");
     }
@@ -67,15 +84,20 @@ async fn run(yaml: &str, urls: &[String], stop_after: Option<Duration>) -> Outco
     let tracker = MessageTracker::new(&metrics, plan.scenario.loss_timeout);
     let (stop_tx, stop) = watch::channel(false);
     let (status, _status_rx) = watch::channel(EngineStatus::default());
-    if let Some(after) = stop_after {
-        tokio::spawn(async move {
+    let stopper = async move {
+        if let Some(after) = stop_after {
             tokio::time::sleep(after).await;
             let _ = stop_tx.send(true);
-        });
-    } else {
-        std::mem::forget(stop_tx);
-    }
-    let report = match engine::execute(&plan, &world, &metrics, &tracker, stop, &status).await {
+        } else {
+            std::mem::forget(stop_tx);
+        }
+    };
+    let (report, (), ()) = tokio::join!(
+        engine::execute(&plan, &world, &metrics, &tracker, stop, &status),
+        side,
+        stopper
+    );
+    let report = match report {
         Ok(r) => r,
         Err(e) => panic!("execute: {e}"),
     };
@@ -84,6 +106,7 @@ async fn run(yaml: &str, urls: &[String], stop_after: Option<Duration>) -> Outco
         report,
         totals: BTreeMap::new(),
         counters: BTreeMap::new(),
+        latency_max: BTreeMap::new(),
     };
     merge(&mut out, &metrics.snapshot());
     eprintln!("report: {:?}", out.report);
@@ -146,7 +169,10 @@ async fn closed_chat_delivers_every_message() {
     // receivers, except messages still in flight when receivers retired.
     let sent = out.ok("ddp.method.sendMessage") + out.ok("rest.chat.postMessage");
     let e2e = out.ok("message.e2e");
-    assert!(e2e <= sent * 6 && e2e >= (sent - 6) * 6, "{e2e} receipts of {sent} messages");
+    assert!(
+        e2e <= sent * 6 && e2e >= (sent - 6) * 6,
+        "{e2e} receipts of {sent} messages"
+    );
     assert_eq!(out.ok("iterations"), out.report.iterations);
     assert_eq!(out.counters.get("message.lost").copied().unwrap_or(0), 0);
     assert_eq!(
@@ -199,7 +225,13 @@ async fn open_web_client_steps() {
     assert!(out.ok("web_client_boot") >= 1);
     assert_eq!(out.ok("web_client_boot"), out.ok("login"));
     assert_eq!(out.ok("open_room"), 20);
-    for name in ["rest.me", "rooms", "history", "rest.chat.postMessage", "iterations"] {
+    for name in [
+        "rest.me",
+        "rooms",
+        "history",
+        "rest.chat.postMessage",
+        "iterations",
+    ] {
         assert_eq!(out.errors(name), 0, "{name} had errors");
     }
     assert!(out.ok("tx") > 0);
@@ -214,5 +246,152 @@ async fn stop_signal_ends_the_run_early() {
     let out = run(&long, server.urls(), Some(Duration::from_secs(2))).await;
     assert!(started.elapsed() < Duration::from_secs(30));
     assert!(out.report.notes.iter().any(|n| n.contains("interrupted")));
+    server.shutdown();
+}
+
+const RECONNECT: &str = r#"
+name: reconnect
+seed: 3
+users: { count: 3, prefix: rc-, password: pw-123 }
+rooms: { count: 1, prefix: rc-room-, members_per_room: 3 }
+load: { model: closed, vus: 3, duration: 4s, graceful_stop: 1s }
+behaviours:
+  - name: chatter
+    setup:
+      - login: { via: rest }
+      - connect: {}
+      - subscribe: { stream: room-messages, rooms: joined }
+    steps:
+      - send_message: { room: random, via: ddp }
+      - think: 100ms
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_connections_reconnect_and_resubscribe() {
+    let server = start_server();
+    let plan = plan_of(RECONNECT, server.urls(), None, false);
+    let fault = async {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        if let Err(e) = server.apply_fault(&serde_json::json!({"kind": "drop_connections"})) {
+            panic!("fault: {e}");
+        }
+    };
+    let out = run_with(plan, fault, None).await;
+    assert!(out.report.reconnects >= 3, "{:?}", out.report);
+    assert_eq!(
+        out.counters.get("ddp.reconnects").copied(),
+        Some(out.report.reconnects)
+    );
+    // Each VU resumed its session and restored its one room subscription.
+    assert!(out.ok("ddp.method.login") >= 6);
+    assert!(out.ok("ddp.sub.stream-room-messages") >= 6);
+    server.shutdown();
+}
+
+const PINGS: &str = r#"
+name: pings
+users: { count: 2, prefix: ping-, password: pw-123 }
+rooms: { count: 1, prefix: ping-room-, members_per_room: 2 }
+load: { model: closed, vus: 2, duration: 2s, graceful_stop: 1s }
+behaviours:
+  - name: pinger
+    setup:
+      - login: { via: ddp }
+      - subscribe: { stream: room-messages, rooms: joined }
+      - subscribe: { stream: typing }
+      - subscribe: { stream: notify-user }
+      - subscribe: { stream: presence }
+      - subscribe: { stream: my-messages }
+    steps:
+      - send_message: { room: random, via: send_message, text: "ping {{vu}}-{{iteration}}" }
+      - wait_for_message: { contains: "ping {{vu}}-{{iteration}}", room: current, timeout: 2s }
+      - wait_for_message: { contains: "never sent", timeout: 200ms, name: wait_never }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_for_message_sees_own_echo_and_times_out() {
+    let server = start_server();
+    let out = run(PINGS, server.urls(), None).await;
+    assert!(out.ok("wait_for_message") > 0);
+    assert_eq!(out.errors("wait_for_message"), 0);
+    assert_eq!(out.ok("wait_never"), 0);
+    assert!(
+        out.totals
+            .get("wait_never")
+            .is_some_and(|(_, e)| e.contains_key("timeout"))
+    );
+    for name in [
+        "login",
+        "ddp.sub.stream-room-messages",
+        "ddp.sub.stream-notify-room",
+        "ddp.sub.stream-notify-user",
+        "ddp.sub.stream-user-presence",
+        "rest.chat.sendMessage",
+    ] {
+        assert!(out.ok(name) > 0, "{name} never succeeded");
+        assert_eq!(out.errors(name), 0, "{name} had errors");
+    }
+    // Receipts on __my_messages__ are not counted twice.
+    assert_eq!(
+        out.counters.get("message.duplicate").copied().unwrap_or(0),
+        0
+    );
+    server.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shards_and_skip_provision() {
+    let server = start_server();
+    let urls = server.urls().to_vec();
+    let (a, b) = tokio::join!(
+        run_with(plan_of(CHAT, &urls, Some((1, 2)), false), async {}, None),
+        run_with(plan_of(CHAT, &urls, Some((2, 2)), false), async {}, None),
+    );
+    // Disjoint halves of the users, VUs split 3 + 3.
+    assert_eq!(a.ok("login") + b.ok("login"), 6);
+    assert_eq!(a.ok("login"), 3);
+    assert_eq!(a.errors("login") + b.errors("login"), 0);
+    // Users and rooms exist now: a run that skips provisioning resolves
+    // rooms by name on first use.
+    let c = run_with(plan_of(CHAT, &urls, None, true), async {}, None).await;
+    assert_eq!(c.ok("login"), 6);
+    assert_eq!(c.errors("ddp.sub.stream-room-messages"), 0);
+    assert!(c.ok("message.e2e") > 0);
+    server.shutdown();
+}
+
+const STALL: &str = r#"
+name: stall
+users: { count: 5, prefix: st-, password: pw-123 }
+load: { model: open, rate: 20, duration: 3s, max_vus: 5, max_queue: 10s, graceful_stop: 5s }
+behaviours:
+  - name: me
+    setup:
+      - login: { via: rest }
+    steps:
+      - http: { path: /api/v1/me }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_server_shows_in_latency_not_service() {
+    let server = start_server();
+    let plan = plan_of(STALL, server.urls(), None, false);
+    let fault = async {
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        if let Err(e) =
+            server.apply_fault(&serde_json::json!({"kind": "stall", "duration_ms": 1000}))
+        {
+            panic!("fault: {e}");
+        }
+    };
+    let out = run_with(plan, fault, None).await;
+    assert_eq!(out.report.iterations + out.report.dropped, 60);
+    let (latency, service) = out.latency_max.get("rest.me").copied().unwrap_or_default();
+    // Arrivals queued behind the stall count their wait in latency.
+    assert!(
+        latency > service,
+        "latency max {latency} µs, service max {service} µs"
+    );
+    assert!(latency >= 900_000, "latency max {latency} µs");
     server.shutdown();
 }

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::StreamExt;
 use futures::stream;
+use serde_json::{Value, json};
 
 use super::error::EngineError;
 use super::plan::RunPlan;
@@ -168,7 +169,7 @@ pub async fn provision(plan: &RunPlan, progress: &dyn Fn(u64, u64)) -> Result<Wo
                     .into(),
             ));
         };
-        let found: Vec<Result<(String, String), EngineError>> = stream::iter(names.iter())
+        let found: Vec<Result<(String, Option<String>), EngineError>> = stream::iter(names.iter())
             .map(|name| {
                 let tick = &tick;
                 async move {
@@ -183,8 +184,9 @@ pub async fn provision(plan: &RunPlan, progress: &dyn Fn(u64, u64)) -> Result<Wo
             .collect()
             .await;
         for r in found {
-            let (name, id) = r?;
-            room_ids.insert(name, id);
+            if let (name, Some(id)) = r? {
+                room_ids.insert(name, id);
+            }
         }
     }
 
@@ -194,23 +196,22 @@ pub async fn provision(plan: &RunPlan, progress: &dyn Fn(u64, u64)) -> Result<Wo
         .iter()
         .flat_map(|(n, rooms)| rooms.iter().map(move |r| (*n, names_ref[*r].clone())))
         .collect();
-    let joined: Vec<Result<(), EngineError>> = stream::iter(jobs.iter())
+    let joined: Vec<Result<Option<(String, String)>, EngineError>> = stream::iter(jobs.iter())
         .map(|(n, room)| {
             let tick = &tick;
             let client = clients.get(n).map(|(r, _)| r);
             let rid = room_ids.get(room).cloned();
             async move {
-                let r = match (client, rid) {
-                    (Some(rest), Some(rid)) => {
-                        rest.channels_join(&rid).await.map(drop).map_err(|e| {
+                let r =
+                    match client {
+                        Some(rest) => join(rest, room, rid.as_deref()).await.map_err(|e| {
                             EngineError::Provision {
                                 what: format!("user {}{n} joining room `{room}`", users.prefix),
                                 source: e,
                             }
-                        })
-                    }
-                    _ => Ok(()),
-                };
+                        }),
+                        None => Ok(None),
+                    };
                 tick();
                 r
             }
@@ -219,33 +220,49 @@ pub async fn provision(plan: &RunPlan, progress: &dyn Fn(u64, u64)) -> Result<Wo
         .collect()
         .await;
     for r in joined {
-        r?;
+        if let Some((name, id)) = r? {
+            room_ids.insert(name, id);
+        }
     }
     Ok(World::build(plan, room_ids, user_ids))
 }
 
-/// The id of room `name`: found by name, else created; a create that
-/// lost a race with another shard is looked up again.
-async fn find_or_create_room(creator: &Rest, name: &str) -> Result<String, EngineError> {
-    let what = || format!("room `{name}`");
-    if let Some(id) = lookup_room(creator, name)
-        .await
-        .map_err(|e| EngineError::Provision {
-            what: what(),
-            source: e,
-        })?
-    {
-        return Ok(id);
+/// The id of room `name`: found by name, else created. `None` when it
+/// exists but this caller cannot see it (another shard created it and the
+/// target has no `channels.info`): its members learn the id on joining.
+async fn find_or_create_room(creator: &Rest, name: &str) -> Result<Option<String>, EngineError> {
+    let err = |e| EngineError::Provision {
+        what: format!("room `{name}`"),
+        source: e,
+    };
+    if let Some(id) = lookup_room(creator, name).await.map_err(err)? {
+        return Ok(Some(id));
     }
     match creator.channels_create(name, &[]).await {
-        Ok(id) => Ok(id),
-        Err(create) => match lookup_room(creator, name).await {
-            Ok(Some(id)) => Ok(id),
-            _ => Err(EngineError::Provision {
-                what: what(),
-                source: create,
-            }),
-        },
+        Ok(id) => Ok(Some(id)),
+        // Lost a race with another shard, or invisible to this caller.
+        Err(RcError::Http { status: 400, .. }) => lookup_room(creator, name).await.map_err(err),
+        Err(e) => Err(err(e)),
+    }
+}
+
+/// Joins a room by id, or by name when the id is unknown (Rocket.Chat's
+/// `channels.join` takes `roomName` too); returns the id learnt by name.
+async fn join(
+    rest: &Rest,
+    name: &str,
+    rid: Option<&str>,
+) -> Result<Option<(String, String)>, RcError> {
+    if let Some(rid) = rid {
+        return rest.channels_join(rid).await.map(|_| None);
+    }
+    let body = json!({ "roomName": name });
+    let v = rest.call_json("POST", "channels.join", Some(&body)).await?;
+    match v.pointer("/channel/_id").and_then(Value::as_str) {
+        Some(id) => Ok(Some((name.to_owned(), id.to_owned()))),
+        None => Err(RcError::Protocol(format!(
+            "channels.join of `{name}`: response has no channel._id"
+        ))),
     }
 }
 

@@ -3,6 +3,7 @@
 //! pending `wait_for_message`, and flags a dropped connection so the VU
 //! reconnects.
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -13,10 +14,13 @@ use tokio::sync::{Notify, oneshot};
 use crate::metrics::MessageTracker;
 use crate::rocketchat::{DdpEvent, EventSink, MessageToken};
 
-/// The personal stream of all the user's rooms: receipts on it are not
-/// counted (the room's own stream counts them), else a VU subscribed to
-/// both would count each message twice.
+/// The personal stream of all the user's rooms. Frames on it may carry
+/// this name or the room id (the reference server, like Rocket.Chat,
+/// sends the room id); either way a VU counts each message once.
 pub const MY_MESSAGES: &str = "__my_messages__";
+
+/// Tokens remembered to drop second copies (VUs on `__my_messages__`).
+const RECENT: usize = 512;
 
 /// What a `wait_for_message` step waits for.
 #[derive(Debug, Clone, Default)]
@@ -49,6 +53,11 @@ pub struct VuSink {
     dropped: AtomicBool,
     wake: Notify,
     waiter: Mutex<Option<(MessageFilter, oneshot::Sender<()>)>>,
+    /// Set once the VU listens on `__my_messages__`, whose frames carry
+    /// the room id like the room's own stream: the sink then drops the
+    /// second copy of each message itself (recent tokens kept here).
+    my_messages: AtomicBool,
+    recent: Mutex<VecDeque<(u32, u64)>>,
 }
 
 pub fn now_unix_us() -> u64 {
@@ -66,7 +75,31 @@ impl VuSink {
             dropped: AtomicBool::new(false),
             wake: Notify::new(),
             waiter: Mutex::new(None),
+            my_messages: AtomicBool::new(false),
+            recent: Mutex::new(VecDeque::new()),
         }
+    }
+
+    /// The VU subscribed `__my_messages__`: expect each message twice.
+    pub fn listens_my_messages(&self) {
+        self.my_messages.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether this copy repeats one already seen through the other stream.
+    fn second_copy(&self, token: &MessageToken) -> bool {
+        if !self.my_messages.load(Ordering::Relaxed) {
+            return false;
+        }
+        let key = (token.sender, token.seq);
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        if recent.contains(&key) {
+            return true;
+        }
+        if recent.len() >= RECENT {
+            recent.pop_front();
+        }
+        recent.push_back(key);
+        false
     }
 
     pub fn is_dropped(&self) -> bool {
@@ -115,6 +148,7 @@ impl VuSink {
             && let Some(text) = msg.get("msg").and_then(Value::as_str)
             && let Some(token) = MessageToken::find(text)
             && token.run == self.run_id
+            && !self.second_copy(&token)
         {
             self.tracker.received(
                 self.vu,

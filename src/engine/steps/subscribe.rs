@@ -191,6 +191,7 @@ impl Vu {
                 }
             }
             Stream::MyMessages => {
+                self.sink.listens_my_messages();
                 specs.push(SubSpec::stream(Some(stream), ROOM_MESSAGES, MY_MESSAGES));
             }
         }
