@@ -102,6 +102,13 @@ fn start_embedded(scenario: &Scenario) -> Result<Server, String> {
             cfg.cost = server::cost::CostModel::parse(&spec.join(","))?;
         }
         cfg.rate_limits = block.rate_limits;
+        // Reject a bad fault now rather than in the middle of the run.
+        let check = server::faults::Faults::new();
+        for (i, f) in block.faults.iter().enumerate() {
+            check
+                .apply(&serde_json::Value::Object(f.fault.clone()))
+                .map_err(|e| format!("server.faults[{i}]: {e}"))?;
+        }
     }
     server::start(cfg).map_err(|e| e.to_string())
 }

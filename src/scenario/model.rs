@@ -90,8 +90,9 @@ pub struct EmbeddedServer {
     pub rate_limits: bool,
 }
 
+/// Not `deny_unknown_fields`: serde cannot combine it with `flatten`. The
+/// fault body is checked by the embedded server before the run starts.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ScheduledFault {
     #[serde(deserialize_with = "deserialize_duration")]
     pub at: Duration,
