@@ -44,7 +44,7 @@ struct Inner {
     duplicate: MetricId,
     loss_timeout_us: u64,
     /// Room id -> current subscribers, sharded by room.
-    rooms: Vec<Mutex<HashMap<Arc<str>, Arc<[u32]>>>>,
+    rooms: Vec<Mutex<RoomMap>>,
     /// VU -> rooms it is subscribed to, sharded by VU.
     vu_rooms: Vec<Mutex<HashMap<u32, Vec<Arc<str>>>>>,
     /// (sender, seq) -> message in flight, sharded by message.
@@ -52,6 +52,10 @@ struct Inner {
     /// Messages with copies still owed.
     pending: AtomicUsize,
 }
+
+/// Room id -> its sorted subscriber list (replaced, never mutated in place,
+/// so messages can share it).
+type RoomMap = HashMap<Arc<str>, Arc<[u32]>>;
 
 struct Message {
     room: Arc<str>,
@@ -317,13 +321,13 @@ impl MessageTracker {
         for shard in &self.inner.messages {
             let messages = read(shard);
             for m in messages.values() {
-                if m.owed.load(Ordering::Acquire) == 0 || !rooms.iter().any(|r| *r == m.room) {
+                if m.owed.load(Ordering::Acquire) == 0 || !rooms.contains(&m.room) {
                     continue;
                 }
-                if let Ok(i) = m.expected.binary_search(&vu) {
-                    if m.settle(i) {
-                        completed += 1;
-                    }
+                if let Ok(i) = m.expected.binary_search(&vu)
+                    && m.settle(i)
+                {
+                    completed += 1;
                 }
             }
         }
