@@ -103,15 +103,19 @@ impl Vu {
         let status = status_str(step.status);
         match step.via {
             Via::Ddp => {
-                let (method, params) = match (step.status, &step.message) {
+                let message = match step.message.as_deref().map(|m| self.render(m)).transpose() {
+                    Ok(m) => m,
+                    Err(c) => {
+                        let metric = metric_name(&step.name, "ddp.method.setUserStatus");
+                        return self.fail_now(&metric, c);
+                    }
+                };
+                let (method, params) = match (step.status, message) {
                     (Status::Online, None) => ("UserPresence:online", vec![]),
                     (Status::Away, None) => ("UserPresence:away", vec![]),
                     (_, msg) => (
                         "setUserStatus",
-                        vec![
-                            Value::from(status),
-                            Value::from(msg.clone().unwrap_or_default()),
-                        ],
+                        vec![Value::from(status), Value::from(msg.unwrap_or_default())],
                     ),
                 };
                 let metric = metric_name(&step.name, &format!("ddp.method.{method}"));
@@ -119,9 +123,13 @@ impl Vu {
             }
             Via::Rest => {
                 let metric = metric_name(&step.name, "rest.users.setStatus");
+                let message = match step.message.as_deref().map(|m| self.render(m)).transpose() {
+                    Ok(m) => m,
+                    Err(c) => return self.fail_now(&metric, c),
+                };
                 let t = clock.start();
                 let r = match self.rest() {
-                    Ok(rest) => rest.set_status(status, step.message.as_deref()).await,
+                    Ok(rest) => rest.set_status(status, message.as_deref()).await,
                     Err(c) => return self.fail_now(&metric, c),
                 };
                 self.done(&metric, t, r);

@@ -45,6 +45,19 @@ impl SubSpec {
     }
 }
 
+/// Whether a live subscription belongs to a stream kind of the scenario
+/// (also the ones `open_room` and `web_client_boot` made).
+fn is_of_stream(s: &ActiveSub, stream: Stream) -> bool {
+    let event = s.params.first().and_then(Value::as_str).unwrap_or_default();
+    match stream {
+        Stream::RoomMessages => s.name == ROOM_MESSAGES && event != MY_MESSAGES,
+        Stream::MyMessages => s.name == ROOM_MESSAGES && event == MY_MESSAGES,
+        Stream::Typing => s.name == NOTIFY_ROOM,
+        Stream::NotifyUser => s.name == NOTIFY_USER,
+        Stream::Presence => s.name == USER_PRESENCE,
+    }
+}
+
 impl Vu {
     fn has_sub(&self, name: &str, params: &[Value]) -> bool {
         self.subs
@@ -207,9 +220,10 @@ impl Vu {
             },
             _ => None,
         };
+        let stream = step.stream;
         let (gone, kept): (Vec<ActiveSub>, Vec<ActiveSub>) =
             std::mem::take(&mut self.subs).into_iter().partition(|s| {
-                s.stream == Some(step.stream)
+                is_of_stream(s, stream)
                     && room_ids
                         .as_ref()
                         .is_none_or(|ids| s.room_id.as_ref().is_some_and(|r| ids.contains(r)))
