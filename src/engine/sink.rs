@@ -189,3 +189,92 @@ impl EventSink for VuSink {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::metrics::Metrics;
+
+    fn frame(sink: &VuSink, rid: &str, text: &str, from: &str) {
+        let args = [json!({"_id": "m", "rid": rid, "msg": text, "u": {"username": from}})];
+        sink.event(DdpEvent::Changed {
+            collection: "stream-room-messages",
+            event_name: rid,
+            args: &args,
+        });
+    }
+
+    fn token_text(run: u32, seq: u64) -> String {
+        let mut text = String::from("hello");
+        MessageToken {
+            run,
+            sender: 1,
+            seq,
+            sent_unix_us: now_unix_us(),
+        }
+        .append_to(&mut text);
+        text
+    }
+
+    fn e2e_and_duplicates(metrics: &Metrics) -> (u64, u64) {
+        let iv = metrics.snapshot();
+        let e2e = iv.metrics.get("message.e2e").map_or(0, |m| m.ok);
+        let dup = iv.counters.get("message.duplicate").copied().unwrap_or(0);
+        (e2e, dup)
+    }
+
+    #[test]
+    fn receipts_reach_the_tracker_once() {
+        let metrics = Metrics::new();
+        let tracker = MessageTracker::new(&metrics, Duration::from_secs(10));
+        let sink = VuSink::new(2, 77, tracker.clone());
+        tracker.subscribed(2, "r1");
+        tracker.sending(1, 1, "r1", now_unix_us());
+        tracker.sending(1, 2, "r1", now_unix_us());
+        frame(&sink, "r1", &token_text(77, 1), "a");
+        // Another run's token is not ours.
+        frame(&sink, "r1", &token_text(78, 2), "a");
+        assert_eq!(e2e_and_duplicates(&metrics), (1, 0));
+        // A true repeat is a duplicate ...
+        frame(&sink, "r1", &token_text(77, 1), "a");
+        assert_eq!(e2e_and_duplicates(&metrics), (0, 1));
+        // ... but with __my_messages__ the second copy is expected.
+        sink.listens_my_messages();
+        frame(&sink, "r1", &token_text(77, 2), "a");
+        frame(&sink, "r1", &token_text(77, 2), "a");
+        assert_eq!(e2e_and_duplicates(&metrics), (1, 0));
+    }
+
+    #[tokio::test]
+    async fn waiters_match_room_text_and_sender() {
+        let metrics = Metrics::new();
+        let sink = VuSink::new(1, 1, MessageTracker::new(&metrics, Duration::from_secs(1)));
+        let mut rx = sink.wait_for(MessageFilter {
+            room_id: Some("r1".into()),
+            contains: Some("ping".into()),
+            from: Some("bob".into()),
+        });
+        frame(&sink, "r2", "ping", "bob");
+        frame(&sink, "r1", "pong", "bob");
+        frame(&sink, "r1", "ping", "alice");
+        assert!(rx.try_recv().is_err());
+        frame(&sink, "r1", "a ping!", "bob");
+        assert!(rx.try_recv().is_ok());
+    }
+
+    #[tokio::test]
+    async fn closed_flags_the_drop() {
+        let metrics = Metrics::new();
+        let sink = VuSink::new(1, 1, MessageTracker::new(&metrics, Duration::from_secs(1)));
+        assert!(!sink.is_dropped());
+        sink.event(DdpEvent::Closed { code: Some(1006) });
+        assert!(sink.is_dropped());
+        sink.dropped().await;
+        sink.connected();
+        assert!(!sink.is_dropped());
+    }
+}
