@@ -50,7 +50,7 @@ impl Progress {
         Progress {
             mode: mode(
                 quiet,
-                "{prefix:>10} [{bar:30}] {elapsed_precise}/{len}s {msg}",
+                "[{bar:25}] {pos:>4}/{len}s {prefix} | {msg}",
                 total.as_secs().max(1),
             ),
             started: Instant::now(),
