@@ -38,10 +38,10 @@ pub fn run(args: RunArgs) -> u8 {
 
     // Targets: flags, then the scenario, else the embedded reference server.
     let mut targets = args.targets.clone();
-    if targets.is_empty() {
-        if let Some(t) = &scenario.target {
-            targets = t.urls.clone();
-        }
+    if targets.is_empty()
+        && let Some(t) = &scenario.target
+    {
+        targets = t.urls.clone();
     }
     let server = if targets.is_empty() {
         match start_embedded(&scenario) {
@@ -140,11 +140,11 @@ async fn measure(
         }
     };
 
-    if let Some(at) = &args.start_at {
-        if let Err(msg) = wait_until(at).await {
-            eprintln!("error: --start-at: {msg}");
-            return EXIT_BAD_INPUT;
-        }
+    if let Some(at) = &args.start_at
+        && let Err(msg) = wait_until(at).await
+    {
+        eprintln!("error: --start-at: {msg}");
+        return EXIT_BAD_INPUT;
     }
 
     let started_unix_ms = unix_ms();
