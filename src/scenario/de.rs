@@ -78,8 +78,13 @@ impl de::Error for DeError {
     }
 
     fn invalid_type(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
+        let found = match unexp {
+            de::Unexpected::Seq => "a list".to_string(),
+            de::Unexpected::Map => "a map".to_string(),
+            other => other.to_string(),
+        };
         plain_error(
-            format!("expected {}, found {unexp}", expected_words(exp)),
+            format!("expected {}, found {found}", expected_words(exp)),
             None,
         )
     }

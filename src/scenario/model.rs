@@ -358,7 +358,7 @@ impl Step {
             Step::Login(_) => "login".into(),
             Step::Connect(_) => "ddp.connect".into(),
             Step::Subscribe(s) => format!("ddp.sub.{}", s.stream.publication()),
-            Step::Unsubscribe(s) => format!("ddp.unsub.{}", s.stream.publication()),
+            Step::Unsubscribe(_) => "ddp.unsub".into(),
             Step::SendMessage(s) => match s.via {
                 SendVia::Ddp => "ddp.method.sendMessage".into(),
                 SendVia::PostMessage => "rest.chat.postMessage".into(),
@@ -367,11 +367,16 @@ impl Step {
             Step::LoadHistory(s) => rest_or_ddp(s.via, "channels.history", "loadHistory"),
             Step::Read(s) => rest_or_ddp(s.via, "subscriptions.read", "readMessages"),
             Step::JoinRoom(s) => rest_or_ddp(s.via, "channels.join", "joinRoom"),
-            Step::SetStatus(s) => rest_or_ddp(s.via, "users.setStatus", "setUserStatus"),
+            // Over DDP the web client's presence methods, as the engine calls them.
+            Step::SetStatus(s) => match (s.via, s.status, &s.message) {
+                (Via::Ddp, Status::Online, None) => "ddp.method.UserPresence:online".into(),
+                (Via::Ddp, Status::Away, None) => "ddp.method.UserPresence:away".into(),
+                (via, _, _) => rest_or_ddp(via, "users.setStatus", "setUserStatus"),
+            },
             Step::Typing(_) => "ddp.method.stream-notify-room".into(),
             Step::OpenRoom(_) => "open_room".into(),
             Step::WebClientBoot(_) => "web_client_boot".into(),
-            Step::Http(h) => http_metric_name(&h.method, &h.path),
+            Step::Http(h) => http_metric_name(&h.path),
             Step::WaitForMessage(_) => "wait_for_message".into(),
             Step::Think(_) | Step::Repeat(_) | Step::Group(_) => return None,
         })
@@ -387,21 +392,15 @@ impl Step {
     }
 }
 
-/// `rest.<endpoint>` for `/api/v1/<endpoint>` and `/api/<endpoint>` (query
-/// string dropped), else `http.<METHOD> <path>`.
-pub fn http_metric_name(method: &str, path: &str) -> String {
-    let path = path.split('?').next().unwrap_or(path);
-    match path
+/// `rest.<endpoint>` of a path: `/api/v1/rooms.get?x=1` -> `rest.rooms.get`,
+/// `/api/info` -> `rest.info`, other paths -> `rest.<path without the leading />`.
+pub fn http_metric_name(path: &str) -> String {
+    let path = path.split('?').next().unwrap_or_default();
+    let endpoint = path
         .strip_prefix("/api/v1/")
         .or_else(|| path.strip_prefix("/api/"))
-    {
-        Some(endpoint) if !endpoint.is_empty() => format!("rest.{endpoint}"),
-        _ => format!(
-            "http.{}.{}",
-            method.to_ascii_uppercase(),
-            path.trim_start_matches('/')
-        ),
-    }
+        .unwrap_or(path.trim_start_matches('/'));
+    format!("rest.{endpoint}")
 }
 
 impl Stream {

@@ -207,24 +207,25 @@ impl Checker<'_> {
         self.positive(&top.key("loss_timeout"), s.loss_timeout);
     }
 
+    /// User and room name prefixes: characters Rocket.Chat accepts in names.
+    fn name_prefix(&mut self, prefix: &str, p: &KeyPath, what: &str, may_be_empty: bool) {
+        let valid = prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !valid || (prefix.is_empty() && !may_be_empty) {
+            self.err(
+                p,
+                format!("`{prefix}`: {what} names allow letters, digits, `.`, `_` and `-`"),
+            );
+        }
+    }
+
     fn users(&mut self, s: &Scenario, p: &KeyPath) {
         let u = &s.users;
         if u.count == 0 {
             self.err(&p.key("count"), "must be at least 1");
         }
-        if !u
-            .prefix
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-        {
-            self.err(
-                &p.key("prefix"),
-                format!(
-                    "`{}`: user names allow letters, digits, `.`, `_` and `-`",
-                    u.prefix
-                ),
-            );
-        }
+        self.name_prefix(&u.prefix, &p.key("prefix"), "user", true);
         if u.password.is_empty() {
             self.err(&p.key("password"), "must not be empty");
         }
@@ -259,20 +260,7 @@ impl Checker<'_> {
                 ),
             );
         }
-        if r.prefix.is_empty()
-            || !r
-                .prefix
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-        {
-            self.err(
-                &p.key("prefix"),
-                format!(
-                    "`{}`: room names allow letters, digits, `.`, `_` and `-`",
-                    r.prefix
-                ),
-            );
-        }
+        self.name_prefix(&r.prefix, &p.key("prefix"), "room", false);
         let seats = u64::from(r.count) * u64::from(r.members_per_room);
         if seats > 0 && seats < u64::from(s.users.count) {
             self.warn(
