@@ -47,10 +47,10 @@ impl VuDriver for Fake {
         stop
     }
     async fn iteration(&self, stop: &mut StopFlag, intended: Option<Instant>) -> bool {
-        if let Some(i) = intended {
-            if let Ok(mut v) = self.intended.lock() {
-                v.push(i);
-            }
+        if let Some(i) = intended
+            && let Ok(mut v) = self.intended.lock()
+        {
+            v.push(i);
         }
         bump(&self.busy, &self.peak_busy);
         let completed = stop.sleep(self.iteration).await;
