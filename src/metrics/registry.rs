@@ -316,9 +316,16 @@ impl Metrics {
             for s in shards.iter() {
                 collect(s);
             }
-            // Threads that exited dropped their handle: their shard is now
-            // drained and nobody can record into it again.
-            shards.retain(|s| Arc::strong_count(s) > 1);
+            // Threads that exited dropped their handle: nobody can record
+            // into their shard again. Drain once more (the thread may have
+            // recorded after the pass above) and forget it.
+            shards.retain(|s| {
+                let alive = Arc::strong_count(s) > 1;
+                if !alive {
+                    collect(s);
+                }
+                alive
+            });
         }
         collect(&self.inner.fallback);
 
