@@ -1,5 +1,6 @@
 //! Engine errors: what went wrong and where, for the CLI to print (exit 2
-//! for bad input or an unreachable target).
+//! for bad input or an unreachable target). Protocol errors are kept as
+//! the `source`, so the CLI's cause chain shows them once.
 
 use thiserror::Error;
 
@@ -11,7 +12,7 @@ pub enum EngineError {
     NoTarget,
     #[error("invalid load plan: {0}")]
     Plan(String),
-    #[error("target {url} is not reachable: {source}")]
+    #[error("target {url} is not reachable (GET /api/info)")]
     Unreachable {
         url: String,
         #[source]
@@ -19,7 +20,7 @@ pub enum EngineError {
     },
     #[error("target {url} does not look like Rocket.Chat: {message}")]
     NotRocketChat { url: String, message: String },
-    #[error("provisioning {what}: {source}")]
+    #[error("provisioning {what} failed")]
     Provision {
         what: String,
         #[source]

@@ -139,7 +139,7 @@ pub async fn execute(
     let interrupted = counters.interrupted.load(Ordering::Relaxed);
     if interrupted > 0 {
         notes.push(format!(
-            "{interrupted} iteration(s) were cut short by the end of the run or a ramp-down"
+            "{interrupted} iteration(s) in progress at the end of the run or a ramp-down were cut short (not timed)"
         ));
     }
     if ending == Ending::Interrupted {
