@@ -49,6 +49,9 @@ struct Inner {
     rate_window: AtomicU64,
     lose: RatioFault,
     drop_tx: watch::Sender<u64>,
+    /// Bumped on every stall change, so waiters re-check at once when a
+    /// stall is cleared or shortened.
+    stall_tx: watch::Sender<u64>,
     stalls: AtomicU64,
     errors_injected: AtomicU64,
     rate_limited: AtomicU64,
@@ -108,6 +111,7 @@ impl Faults {
     /// No fault active.
     pub fn new() -> Faults {
         let (drop_tx, _) = watch::channel(0);
+        let (stall_tx, _) = watch::channel(0);
         Faults {
             inner: Arc::new(Inner {
                 epoch: Instant::now(),
@@ -119,6 +123,7 @@ impl Faults {
                 rate_window: AtomicU64::new(0),
                 lose: RatioFault::default(),
                 drop_tx,
+                stall_tx,
                 stalls: AtomicU64::new(0),
                 errors_injected: AtomicU64::new(0),
                 rate_limited: AtomicU64::new(0),
@@ -141,6 +146,7 @@ impl Faults {
                     now + duration_ms * 1000
                 };
                 inner.stall_until_us.store(until, Ordering::Release);
+                inner.stall_tx.send_modify(|n| *n += 1);
             }
             Fault::Latency { ms } => inner.latency_ms.store(ms, Ordering::Relaxed),
             Fault::Errors {
@@ -162,6 +168,7 @@ impl Faults {
             }
             Fault::Clear => {
                 inner.stall_until_us.store(0, Ordering::Release);
+                inner.stall_tx.send_modify(|n| *n += 1);
                 inner.latency_ms.store(0, Ordering::Relaxed);
                 inner.errors.clear();
                 inner.rate_per_second.store(0, Ordering::Relaxed);
@@ -174,13 +181,19 @@ impl Faults {
     /// Waits out an active stall (re-checking: a stall may be extended while
     /// waiting), then the fixed latency. Call it before answering anything.
     pub async fn gate(&self) {
-        loop {
+        // The common case (no stall) is one atomic load.
+        while self.stalled() {
+            // Subscribe before reading the deadline: a change after this
+            // point wakes `changed()`.
+            let mut changes = self.inner.stall_tx.subscribe();
             let until = self.inner.stall_until_us.load(Ordering::Acquire);
-            let now = self.now_us();
-            if until <= now {
+            let Some(wait) = until.checked_sub(self.now_us()) else {
                 break;
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_micros(wait)) => {}
+                _ = changes.changed() => {}
             }
-            tokio::time::sleep(Duration::from_micros(until - now)).await;
         }
         let ms = self.inner.latency_ms.load(Ordering::Relaxed);
         if ms > 0 {
@@ -561,6 +574,23 @@ mod tests {
         assert!(!f.stalled());
         assert!(f.snapshot()["stall"].is_null());
         assert_eq!(f.snapshot()["counts"]["stalls"], 1);
+    }
+
+    #[tokio::test]
+    async fn clearing_a_stall_releases_waiting_requests() {
+        let f = faults(&[json!({"kind": "stall", "duration_ms": 600_000})]);
+        let waiting = tokio::spawn({
+            let f = f.clone();
+            async move { f.gate().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        f.apply(&json!({"kind": "clear"})).unwrap();
+        // Bounded wait: the gate opens on the change, not after 10 minutes.
+        tokio::time::timeout(Duration::from_secs(10), waiting)
+            .await
+            .expect("gate released")
+            .unwrap();
     }
 
     #[test]
