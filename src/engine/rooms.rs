@@ -67,14 +67,22 @@ impl Vu {
     }
 
     fn random_room_name(&mut self) -> Result<String, ErrorClass> {
-        let names = self.own_room_names();
-        if names.is_empty() {
+        let n = if self.user.rooms.is_empty() {
+            self.ctx.world.room_names().len()
+        } else {
+            self.user.rooms.len()
+        };
+        if n == 0 {
             self.ctx
                 .note("a step selects a room but the scenario has no `rooms`".into());
             return Err(ErrorClass::Other);
         }
-        let i = self.pick(names.len());
-        Ok(names[i].clone())
+        let i = self.pick(n);
+        Ok(if self.user.rooms.is_empty() {
+            self.ctx.world.room_names()[i].clone()
+        } else {
+            self.user.rooms[i].clone()
+        })
     }
 
     /// Room name -> id, via the World or the server (then cached).
