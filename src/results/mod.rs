@@ -10,6 +10,7 @@
 mod codec;
 mod error;
 mod info;
+mod intervals;
 mod progress;
 mod summary;
 mod table;
@@ -20,6 +21,7 @@ mod writer;
 pub use codec::{decode_histogram, encode_histogram};
 pub use error::{HistogramDecodeError, ResultsError};
 pub use info::{HostInfo, RunInfo, TargetInfo};
+pub use intervals::{IntervalMetricRecord, IntervalRecord, read_intervals, totals_of};
 pub use progress::Progress;
 pub use summary::{LatencySummary, MetricSummary, RunSummary, SCHEMA, Summary, read_summary};
 pub use table::{format_ms, print_summary};

@@ -113,11 +113,7 @@ impl MetricSummary {
 
     /// Back to mergeable form (service = latency when absent).
     pub fn to_interval(&self) -> MetricInterval {
-        let mut errors = self.errors_by_class.clone();
-        let classified: u64 = errors.values().sum();
-        if self.errors > classified {
-            *errors.entry("other".into()).or_default() += self.errors - classified;
-        }
+        let errors = errors_by_class(&self.errors_by_class, self.errors);
         MetricInterval {
             latency: self.latency.histogram.clone(),
             service: self
@@ -130,7 +126,22 @@ impl MetricSummary {
     }
 }
 
-fn round3(v: f64) -> f64 {
+/// Errors by class, with any failures missing from the classes (a
+/// hand-edited or foreign file) counted as `other`, so totals stay exact.
+pub(super) fn errors_by_class(
+    classes: &BTreeMap<String, u64>,
+    errors: u64,
+) -> BTreeMap<String, u64> {
+    let mut out = classes.clone();
+    let classified: u64 = out.values().sum();
+    if errors > classified {
+        *out.entry("other".into()).or_default() += errors - classified;
+    }
+    out
+}
+
+/// Rounded to 3 decimals (keeps the JSON readable).
+pub(super) fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 

@@ -257,3 +257,29 @@ fn printed_summary_shows_metrics_thresholds_and_notes() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn intervals_re_total_exactly() {
+    let dir = temp_dir("intervals");
+    let w = write_run(&dir);
+    let records = read_intervals(&dir).unwrap();
+    assert_eq!(records.len(), 2);
+    let totals = totals_of(&records);
+    for (name, m) in &w.totals().metrics {
+        let back = &totals.metrics[name];
+        assert_eq!(back.latency, m.latency, "{name}");
+        assert_eq!((back.ok, &back.errors), (m.ok, &m.errors), "{name}");
+    }
+    assert_eq!(totals.counters, w.totals().counters);
+    assert_eq!(totals.gauges, w.totals().gauges);
+
+    // A line cut by a crash is skipped; a bad line in the middle is an error.
+    let file = dir.join("intervals.jsonl");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, format!("{text}{{\"elapsed_s\": 3.0, \"met")).unwrap();
+    assert_eq!(read_intervals(&file).unwrap().len(), 2);
+    std::fs::write(&file, format!("garbage\n{text}")).unwrap();
+    let e = read_intervals(&file).unwrap_err().to_string();
+    assert!(e.contains("line 1"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

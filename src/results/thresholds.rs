@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::summary::round3;
 use super::totals::Totals;
 use crate::metrics::MetricInterval;
 use crate::metrics::histogram::us_to_ms;
@@ -53,10 +54,6 @@ pub fn format_value(v: f64, unit: &str) -> String {
         "ratio" => format!("{}%", round3(v * 100.0)),
         _ => format!("{v}"),
     }
-}
-
-fn round3(v: f64) -> f64 {
-    (v * 1000.0).round() / 1000.0
 }
 
 /// Checks every limit of every threshold. A latency or rate limit on a

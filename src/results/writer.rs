@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::codec::encode_histogram;
 use super::error::ResultsError;
 use super::info::{HostInfo, RunInfo, TargetInfo};
+use super::summary::round3;
 use super::summary::{SCHEMA, Summary};
 use super::thresholds::evaluate;
 use super::totals::Totals;
@@ -62,10 +63,6 @@ struct IntervalMetric<'a> {
     /// The interval's latency histogram, V2 compressed base64: small
     /// (a few hundred bytes) and makes any window re-computable exactly.
     histogram: String,
-}
-
-fn round3(v: f64) -> f64 {
-    (v * 1000.0).round() / 1000.0
 }
 
 fn interval_metric(m: &MetricInterval, secs: f64) -> IntervalMetric<'_> {
