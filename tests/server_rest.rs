@@ -544,3 +544,38 @@ async fn stats_faults(c: &Client, url: &str) -> Value {
         .unwrap();
     v["faults"].clone()
 }
+
+#[tokio::test]
+async fn metrics_listener_counts_rest_calls_and_messages() {
+    let mut cfg = ServerConfig::embedded();
+    cfg.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    cfg.seed.users = 1;
+    cfg.seed.password = "pw".into();
+    let s = server::start(cfg).unwrap();
+    let url = s.urls()[0].clone();
+    let c = Client::new();
+    let auth = login(&c, &url, "load-1", "pw").await;
+    let (status, _) = post(
+        &c,
+        &url,
+        "chat.postMessage",
+        json!({"channel":"#general","text":"x"}),
+        Some(&auth),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let text = c
+        .get(s.metrics_url().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("rocketchat_message_sent 1"), "{text}");
+    assert!(
+        text.contains("entrypoint=\"/api/v1/chat.postMessage\""),
+        "{text}"
+    );
+    assert!(text.contains("rocketchat_users_total 2"), "{text}");
+}

@@ -138,13 +138,14 @@ pub struct Subscriber {
     pub outbox: Arc<Outbox>,
 }
 
-type Topic = (Stream, Box<str>);
+/// Subscribers by stream, then event name (looked up by `&str`, no allocation).
+type Topics = HashMap<Stream, HashMap<Box<str>, HashMap<u64, Subscriber>>>;
 
 /// Decides per delivery whether to drop it (fault injection).
 pub type LossFn = Box<dyn Fn() -> bool + Send + Sync>;
 
 pub struct Bus {
-    topics: RwLock<HashMap<Topic, HashMap<u64, Subscriber>>>,
+    topics: RwLock<Topics>,
     next_key: AtomicU64,
     deliveries: AtomicU64,
     lose: LossFn,
@@ -166,7 +167,9 @@ impl Bus {
         self.topics
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .entry((stream, event.into()))
+            .entry(stream)
+            .or_default()
+            .entry(event.into())
             .or_default()
             .insert(key, sub);
         key
@@ -174,11 +177,13 @@ impl Bus {
 
     pub fn unsubscribe(&self, stream: Stream, event: &str, key: u64) {
         let mut topics = self.topics.write().unwrap_or_else(PoisonError::into_inner);
-        let topic: Topic = (stream, event.into());
-        if let Some(subs) = topics.get_mut(&topic) {
+        let Some(events) = topics.get_mut(&stream) else {
+            return;
+        };
+        if let Some(subs) = events.get_mut(event) {
             subs.remove(&key);
             if subs.is_empty() {
-                topics.remove(&topic);
+                events.remove(event);
             }
         }
     }
@@ -186,7 +191,7 @@ impl Bus {
     /// True when anyone listens on the topic (to skip building frames).
     pub fn has_subscribers(&self, stream: Stream, event: &str) -> bool {
         let topics = self.topics.read().unwrap_or_else(PoisonError::into_inner);
-        topics.contains_key(&(stream, Box::from(event)))
+        topics.get(&stream).is_some_and(|e| e.contains_key(event))
     }
 
     /// Queues `frame` on every subscriber of the topic except connection
@@ -200,7 +205,7 @@ impl Bus {
         accept: &dyn Fn(&Subscriber) -> bool,
     ) -> usize {
         let topics = self.topics.read().unwrap_or_else(PoisonError::into_inner);
-        let Some(subs) = topics.get(&(stream, Box::from(event))) else {
+        let Some(subs) = topics.get(&stream).and_then(|e| e.get(event)) else {
             return 0;
         };
         let mut n = 0;

@@ -315,6 +315,7 @@ impl Session {
             return;
         }
         let shared = self.inst.shared.clone();
+        let start = std::time::Instant::now();
         shared.cost.burn(name);
         let caller = Caller {
             user: self.user,
@@ -336,6 +337,9 @@ impl Session {
             Err(e) => self.send(&json!({ "msg": "result", "id": id, "error": e.to_json() })),
         }
         self.send(&json!({ "msg": "updated", "methods": [id] }));
+        if let Some(m) = &shared.metrics {
+            m.observe_method(name, true, self.user.is_some(), start.elapsed());
+        }
     }
 
     fn logged_in(&mut self, user: UserIx) {
@@ -359,9 +363,15 @@ impl Session {
         let mut d = shared.store.write();
         if let Some(old) = self.user {
             d.connection_changed(old, -1);
+            shared
+                .auth_sessions
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         }
         if let Some(new) = user {
             d.connection_changed(new, 1);
+            shared
+                .auth_sessions
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         drop(d);
         self.user = user;
@@ -384,8 +394,13 @@ impl Session {
             self.send(&json!({ "msg": "nosub", "id": id, "error": MeteorError::too_many_requests(ms).to_json() }));
             return;
         }
+        let start = std::time::Instant::now();
         self.shared().cost.burn(&op);
-        match self.open_sub(id, name, params) {
+        let opened = self.open_sub(id, name, params);
+        if let Some(m) = &self.shared().metrics {
+            m.observe_sub(name, start.elapsed());
+        }
+        match opened {
             Ok(true) => self.send(&json!({ "msg": "ready", "subs": [id] })),
             Ok(false) => self.send(&json!({ "msg": "nosub", "id": id })),
             Err(e) => self.send(&json!({ "msg": "nosub", "id": id, "error": e.to_json() })),

@@ -73,11 +73,14 @@ pub fn spawn(
                     index,
                     shared,
                 });
-                let app = router(inst).into_make_service_with_connect_info::<SocketAddr>();
+                let app = router(inst.clone()).into_make_service_with_connect_info::<SocketAddr>();
                 let listener = listener.tap_io(|tcp| {
                     // Small request/response frames: never wait for Nagle.
                     let _ = tcp.set_nodelay(true);
                 });
+                if let Some(m) = &inst.shared.metrics {
+                    tokio::spawn(m.register_instance_lag(index));
+                }
                 let _ = ready.send(Ok(()));
                 tokio::select! {
                     _ = axum::serve(listener, app) => {}
@@ -87,12 +90,4 @@ pub fn spawn(
             // Dropping the runtime cancels every connection task of this instance.
             drop(rt);
         })
-}
-
-/// The Prometheus listener (server-ops `metrics` module).
-pub fn start_metrics(addr: SocketAddr, shared: &Arc<Shared>) -> Result<String, ServerError> {
-    let _ = shared;
-    Err(ServerError::Config(format!(
-        "metrics listener on {addr}: not available in this build"
-    )))
 }

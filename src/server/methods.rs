@@ -252,6 +252,9 @@ pub fn post(
     }
     let index = d.post(room, user, id, text, tmid, now)?;
     shared.store.count_message();
+    if let Some(m) = &shared.metrics {
+        m.message_sent();
+    }
     events::message_posted(&shared.bus, &d, room, index, user);
     let r = d.room(room);
     // `post` returned a valid index into this room just now.

@@ -139,7 +139,7 @@ impl ServerConfig {
 /// A running server; dropping it stops every instance.
 pub struct Server {
     urls: Vec<String>,
-    metrics_url: Option<String>,
+    metrics: Option<metrics::MetricsServer>,
     shared: Arc<Shared>,
     shutdown: watch::Sender<bool>,
     threads: Vec<JoinHandle<()>>,
@@ -181,6 +181,14 @@ pub fn start(cfg: ServerConfig) -> Result<Server, ServerError> {
             })?;
         listeners.push(l);
     }
+    let metrics = cfg.metrics_listen.map(|_| {
+        let version = if cfg.api_version >= 8 {
+            "8.0.0"
+        } else {
+            "7.10.0"
+        };
+        metrics::ServerMetrics::new(cfg.instances, version)
+    });
     let shared = Arc::new(Shared::new(
         store,
         faults::Faults::new(),
@@ -190,7 +198,12 @@ pub fn start(cfg: ServerConfig) -> Result<Server, ServerError> {
         cfg.max_frame_bytes,
         cfg.max_send_buffer_bytes,
         cfg.instances,
+        metrics.clone(),
     ));
+    if let Some(m) = &metrics {
+        let gauges: Arc<dyn metrics::StoreGauges> = shared.clone();
+        m.attach_store(Arc::downgrade(&gauges));
+    }
     let (shutdown, _) = watch::channel(false);
     let mut urls = Vec::with_capacity(cfg.instances);
     let mut threads = Vec::with_capacity(cfg.instances);
@@ -211,7 +224,7 @@ pub fn start(cfg: ServerConfig) -> Result<Server, ServerError> {
     drop(ready_tx);
     let mut server = Server {
         urls,
-        metrics_url: None,
+        metrics: None,
         shared,
         shutdown,
         threads,
@@ -228,8 +241,13 @@ pub fn start(cfg: ServerConfig) -> Result<Server, ServerError> {
             }
         }
     }
-    if let Some(addr) = cfg.metrics_listen {
-        server.metrics_url = Some(instance::start_metrics(addr, &server.shared)?);
+    if let (Some(addr), Some(m)) = (cfg.metrics_listen, metrics) {
+        let listener = metrics::serve(addr, m).map_err(|source| ServerError::Bind {
+            addr,
+            instance: cfg.instances,
+            source,
+        })?;
+        server.metrics = Some(listener);
     }
     Ok(server)
 }
@@ -240,8 +258,9 @@ impl Server {
         &self.urls
     }
 
+    /// `http://ADDR/metrics` when `metrics_listen` was set.
     pub fn metrics_url(&self) -> Option<String> {
-        self.metrics_url.clone()
+        self.metrics.as_ref().map(metrics::MetricsServer::url)
     }
 
     /// Same bodies as `POST /_sim/fault`.
@@ -266,6 +285,9 @@ impl Server {
 
     fn stop(&mut self) {
         let _ = self.shutdown.send(true);
+        if let Some(m) = self.metrics.take() {
+            m.shutdown();
+        }
         for t in self.threads.drain(..) {
             let _ = t.join();
         }

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -163,7 +164,16 @@ async fn faults_gate(inst: &Instance) -> Option<Response> {
 
 /// `GET /api/info`.
 pub async fn info(State(inst): State<Arc<Instance>>) -> Response {
-    if let Some(r) = faults_gate(&inst).await {
+    let start = Instant::now();
+    let resp = serve_info(&inst).await;
+    if let Some(m) = &inst.shared.metrics {
+        m.observe_rest("GET", "/api/info", resp.status().as_u16(), start.elapsed());
+    }
+    resp
+}
+
+async fn serve_info(inst: &Instance) -> Response {
+    if let Some(r) = faults_gate(inst).await {
         return r;
     }
     inst.shared.cost.burn("info");
@@ -172,7 +182,7 @@ pub async fn info(State(inst): State<Arc<Instance>>) -> Response {
         "version": version,
         "minimumClientVersions": { "desktop": "3.9.6", "mobile": "4.39.0" },
     });
-    respond_result(&inst, Ok(body), None)
+    respond_result(inst, Ok(body), None)
 }
 
 /// Anything unrouted.
@@ -202,7 +212,7 @@ fn route(method: &Method, endpoint: &str) -> Option<bool> {
     })
 }
 
-/// `/api/v1/<endpoint>`.
+/// `/api/v1/<endpoint>`, observed in `rocketchat_rest_api`.
 pub async fn endpoint(
     State(inst): State<Arc<Instance>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -212,10 +222,37 @@ pub async fn endpoint(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let start = Instant::now();
+    let metrics = inst.shared.metrics.clone();
+    let entrypoint = match endpoint.split_once('/') {
+        Some((call, _)) => format!("/api/v1/{call}/:method"),
+        None => format!("/api/v1/{endpoint}"),
+    };
+    let resp = serve_endpoint(inst, peer, endpoint, &method, &uri, &headers, body).await;
+    if let Some(m) = metrics {
+        m.observe_rest(
+            method.as_str(),
+            &entrypoint,
+            resp.status().as_u16(),
+            start.elapsed(),
+        );
+    }
+    resp
+}
+
+async fn serve_endpoint(
+    inst: Arc<Instance>,
+    peer: SocketAddr,
+    endpoint: String,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
     if let Some(r) = faults_gate(&inst).await {
         return r;
     }
-    let Some(needs_auth) = route(&method, &endpoint) else {
+    let Some(needs_auth) = route(method, &endpoint) else {
         return respond_result(&inst, Err(RestError::NotFound), None);
     };
     let shared = &inst.shared;
@@ -241,7 +278,7 @@ pub async fn endpoint(
     };
     let op = endpoint.split('/').next().unwrap_or(&endpoint);
     shared.cost.burn(op);
-    let user = match authenticate(shared, &headers) {
+    let user = match authenticate(shared, headers) {
         Some(u) => Some(u),
         None if needs_auth => return respond_result(&inst, Err(RestError::NotLoggedIn), rate),
         None => None,
@@ -249,11 +286,11 @@ pub async fn endpoint(
     let ctx = Ctx {
         inst: &inst,
         user,
-        headers: &headers,
+        headers,
         peer,
     };
     let result = if method == Method::GET {
-        match Query::<HashMap<String, String>>::try_from_uri(&uri) {
+        match Query::<HashMap<String, String>>::try_from_uri(uri) {
             Ok(Query(q)) => ctx.get(&endpoint, &q),
             Err(e) => Err(RestError::Meteor(MeteorError::invalid_params(
                 e.body_text(),
@@ -705,8 +742,13 @@ impl Ctx<'_> {
                 json!({ "msg": "result", "id": id, "error": MeteorError::too_many_requests(ms).to_json() })
             }
             None => {
+                let start = Instant::now();
                 shared.cost.burn(name);
-                match methods::call(shared, &caller, name, &params) {
+                let outcome = methods::call(shared, &caller, name, &params);
+                if let Some(m) = &shared.metrics {
+                    m.observe_method(name, false, caller.user.is_some(), start.elapsed());
+                }
+                match outcome {
                     Ok(out) => {
                         if let (Effect::Logout, Some(t)) = (
                             &out.effect,

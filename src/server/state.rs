@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::bus::Bus;
 use super::cost::CostModel;
 use super::faults::Faults;
+use super::metrics::{ServerMetrics, StoreGauges};
 use super::ratelimit::Limiters;
 use super::store::Store;
 
@@ -21,8 +22,12 @@ pub struct Shared {
     pub rate_limits: bool,
     pub max_frame_bytes: usize,
     pub max_send_buffer_bytes: usize,
+    /// Prometheus metrics, when `metrics_listen` is set.
+    pub metrics: Option<ServerMetrics>,
     /// Open websocket sessions per instance.
     pub sessions: Vec<AtomicI64>,
+    /// Websocket sessions that are logged in.
+    pub auth_sessions: AtomicI64,
     next_conn: AtomicU64,
 }
 
@@ -37,6 +42,7 @@ impl Shared {
         max_frame_bytes: usize,
         max_send_buffer_bytes: usize,
         instances: usize,
+        metrics: Option<ServerMetrics>,
     ) -> Shared {
         let lose = faults.clone();
         Shared {
@@ -48,7 +54,9 @@ impl Shared {
             rate_limits,
             max_frame_bytes,
             max_send_buffer_bytes,
+            metrics,
             sessions: (0..instances).map(|_| AtomicI64::new(0)).collect(),
+            auth_sessions: AtomicI64::new(0),
             next_conn: AtomicU64::new(1),
         }
     }
@@ -84,6 +92,39 @@ impl Shared {
             "rooms": rooms,
             "faults": self.faults.snapshot(),
         })
+    }
+}
+
+fn non_negative(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+impl StoreGauges for Shared {
+    fn users(&self) -> u64 {
+        self.store.read().users.len() as u64
+    }
+    fn rooms(&self) -> u64 {
+        self.store.read().rooms.len() as u64
+    }
+    fn channels(&self) -> u64 {
+        // Every room of the reference server is a public channel.
+        self.rooms()
+    }
+    fn messages(&self) -> u64 {
+        self.store.messages_stored()
+    }
+    fn ddp_sessions(&self) -> u64 {
+        self.sessions
+            .iter()
+            .map(|s| non_negative(s.load(Ordering::Relaxed)))
+            .sum()
+    }
+    fn ddp_sessions_auth(&self) -> u64 {
+        non_negative(self.auth_sessions.load(Ordering::Relaxed))
+    }
+    fn ddp_connected_users(&self) -> u64 {
+        let d = self.store.read();
+        d.users.iter().filter(|u| u.connections > 0).count() as u64
     }
 }
 
