@@ -127,3 +127,43 @@ fn describe_and_seeded_vus() {
             .contains("open model")
     );
 }
+
+#[test]
+fn pinned_behaviours_take_the_first_vus() {
+    let yaml = "name: t\nusers: { count: 10, password: pw }\nload: { model: closed, vus: 10, duration: 1m }\n\
+behaviours:\n  - name: sender\n    vus: 2\n    steps: [ { think: 1s } ]\n  - name: a\n    weight: 1\n    steps: [ { think: 1s } ]\n  - name: b\n    weight: 3\n    steps: [ { think: 1s } ]\n";
+    let sc = load_str(yaml, "t.yaml", &|_| None).unwrap_or_else(|e| panic!("{e}"));
+    let p = RunPlan::new(
+        sc.clone(),
+        vec!["http://127.0.0.1:1".into()],
+        Overrides::default(),
+        None,
+        false,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let picks: Vec<usize> = (0..10)
+        .map(|vu| p.behaviour_for(vu, &mut p.vu_rng(vu)))
+        .collect();
+    assert_eq!(&picks[..2], &[0, 0]);
+    assert!(picks[2..].iter().all(|b| *b == 1 || *b == 2), "{picks:?}");
+    // Same seed, same picks.
+    let again: Vec<usize> = (0..10).map(|vu| p.behaviour_for(vu, &mut p.vu_rng(vu))).collect();
+    assert_eq!(picks, again);
+    // Two shards: the two pinned VUs are dealt one to each.
+    let pinned: usize = (1..=2)
+        .map(|i| {
+            let p = RunPlan::new(
+                sc.clone(),
+                vec!["http://127.0.0.1:1".into()],
+                Overrides::default(),
+                Some((i, 2)),
+                false,
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            (0..5)
+                .filter(|vu| p.behaviour_for(*vu, &mut p.vu_rng(*vu)) == 0)
+                .count()
+        })
+        .sum();
+    assert_eq!(pinned, 2);
+}

@@ -5,8 +5,8 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use rand::SeedableRng;
 use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
 
 use super::error::EngineError;
 use super::profile::Profile;
@@ -129,6 +129,42 @@ impl RunPlan {
         let (i, n) = self.shard.unwrap_or((1, 1));
         let global = u64::from(vu) * u64::from(n) + u64::from(i - 1);
         StdRng::seed_from_u64(mix(self.seed ^ mix(global.wrapping_add(1))))
+    }
+
+    /// The behaviour VU `vu` runs. Behaviours with `vus: k` take the first
+    /// VUs in order (this shard's share of k); every other VU picks among
+    /// the unpinned behaviours by weight, with its own seeded generator.
+    pub fn behaviour_for(&self, vu: u32, rng: &mut StdRng) -> usize {
+        let behaviours = &self.scenario.behaviours;
+        let (i, n) = self.shard.unwrap_or((1, 1));
+        let mut first = 0u64;
+        for (b, beh) in behaviours.iter().enumerate() {
+            if let Some(k) = beh.vus {
+                first += share(u64::from(k), i - 1, n);
+                if u64::from(vu) < first {
+                    return b;
+                }
+            }
+        }
+        let unpinned = || {
+            behaviours
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b.vus.is_none())
+        };
+        let total: u64 = unpinned().map(|(_, b)| u64::from(b.weight)).sum();
+        if total == 0 {
+            return unpinned().next().map_or(0, |(b, _)| b);
+        }
+        let mut x = rng.random_range(0..total);
+        for (b, beh) in unpinned() {
+            let w = u64::from(beh.weight);
+            if x < w {
+                return b;
+            }
+            x -= w;
+        }
+        0
     }
 
     /// Target URL of a VU: VUs are spread round-robin over the instances.

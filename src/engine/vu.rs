@@ -149,7 +149,7 @@ impl Vu {
     pub fn new(ctx: Arc<RunCtx>, index: u32, stop: StopFlag) -> Vu {
         let plan = &ctx.plan;
         let mut rng = plan.vu_rng(index);
-        let behaviour = pick_behaviour(&plan.scenario.behaviours, &mut rng);
+        let behaviour = plan.behaviour_for(index, &mut rng);
         let user = ctx.world.user_for_vu(index).cloned().unwrap_or(User {
             number: 0,
             username: String::new(),
@@ -472,21 +472,4 @@ impl Vu {
             self.rng.random_range(0..n)
         }
     }
-}
-
-/// Weighted pick of a behaviour (weights 0 never picked unless all are 0).
-fn pick_behaviour(behaviours: &[crate::scenario::Behaviour], rng: &mut StdRng) -> usize {
-    let total: u64 = behaviours.iter().map(|b| u64::from(b.weight)).sum();
-    if total == 0 {
-        return 0;
-    }
-    let mut x = rng.random_range(0..total);
-    for (i, b) in behaviours.iter().enumerate() {
-        let w = u64::from(b.weight);
-        if x < w {
-            return i;
-        }
-        x -= w;
-    }
-    0
 }
