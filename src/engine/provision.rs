@@ -62,7 +62,7 @@ pub async fn provision(plan: &RunPlan, progress: &dyn Fn(u64, u64)) -> Result<Wo
     }
     let sc = &plan.scenario;
     let users = &sc.users;
-    let url = plan.targets[0].as_str();
+    let url = plan.targets.first().ok_or(EngineError::NoTarget)?.as_str();
     let shard_users = plan.shard_users();
     let names = room_names(plan);
     let members = memberships(users.count, names.len() as u32, members_per_room(plan));
