@@ -194,7 +194,19 @@ async function barrier(spec, timeoutMs) {
 	}
 }
 
+/** The soft RLIMIT_NOFILE of this process (every socket is one descriptor). */
+function fileLimit() {
+	try {
+		const m = /Max open files\s+(\d+|unlimited)/.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
+		return m && m[1] !== 'unlimited' ? Number(m[1]) : Infinity;
+	} catch {
+		return Infinity;
+	}
+}
+
 async function hold(o) {
+	const limit = fileLimit();
+	if (o.sessions + 100 > limit) throw new Error(`${o.sessions} sessions need more descriptors than RLIMIT_NOFILE ${limit}: raise ulimit -n or split over processes`);
 	const before = procStat(o.serverPid);
 	const n = o.sessions;
 	const conns = new Array(n);
