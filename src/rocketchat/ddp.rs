@@ -131,11 +131,14 @@ impl Ddp {
     ) -> Result<Ddp, RcError> {
         let url = transport::ws_url(base_url)?;
         let what = || format!("DDP connect to {url}");
-        let ws = limit(cfg.limit(), what, async {
+        // Opening takes a ~19 KiB future (upgrade + handshake); boxed, it
+        // lives only while connecting instead of inside every caller's
+        // (every virtual user's) future for its whole life.
+        let ws = Box::pin(limit(cfg.limit(), what, async {
             let mut ws = transport::open(&url, cfg).await?;
             handshake(&mut ws, url.as_str()).await?;
             Ok(ws)
-        })
+        }))
         .await?;
         let (write, read) = ws.split();
         let shared = Arc::new(Shared {

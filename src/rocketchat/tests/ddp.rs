@@ -374,3 +374,27 @@ async fn source_ip_is_bound() {
     let peer = server.await.unwrap();
     assert_eq!(peer.ip().to_string(), "127.0.0.2");
 }
+
+fn future_size<F: std::future::Future>(_: &F) -> usize {
+    std::mem::size_of::<F>()
+}
+
+/// A virtual user's task embeds the futures it awaits: they must stay small
+/// for 10,000 idle users to fit the memory budget (32 KiB each).
+#[tokio::test]
+async fn client_futures_stay_small() {
+    let sink: Arc<dyn EventSink> = Arc::new(Recorder::default());
+    assert!(future_size(&Ddp::connect("http://127.0.0.1:1", &config(), sink)) <= 1024);
+    let (url, server) = serve(|mut ws| async move {
+        let _ = ws.next().await;
+    })
+    .await;
+    let (ddp, _) = connect(&url).await;
+    assert!(future_size(&ddp.call("m", vec![])) <= 2048);
+    assert!(future_size(&ddp.subscribe("s", vec![])) <= 2048);
+    assert!(future_size(&ddp.login_password("u", "p")) <= 2048);
+    let rest = crate::rocketchat::Rest::new(&url, &config()).unwrap();
+    assert!(future_size(&rest.post_message("r", "t")) <= 4096);
+    ddp.close().await;
+    server.await.unwrap();
+}
