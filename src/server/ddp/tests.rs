@@ -143,13 +143,11 @@ impl Ws {
         let id = format!("s{}", self.next_id);
         self.send(json!({"msg":"sub","id":id,"name":name,"params":params}))
             .await;
-        let r = self
-            .answer(|v| {
-                (v["msg"] == "ready" && v["subs"][0] == id.as_str())
-                    || (v["msg"] == "nosub" && v["id"] == id.as_str())
-            })
-            .await;
-        r
+        self.answer(|v| {
+            (v["msg"] == "ready" && v["subs"][0] == id.as_str())
+                || (v["msg"] == "nosub" && v["id"] == id.as_str())
+        })
+        .await
     }
 
     /// Everything the server sent before a pong to this ping: a barrier.
