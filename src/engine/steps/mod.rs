@@ -1,7 +1,22 @@
 //! The step interpreter: one function per step kind, grouped by what
 //! they touch. Every timed operation records one sample under the step's
 //! `name:` or its wire name (`rest.<endpoint>`, `ddp.method.<name>`,
-//! `ddp.sub.<stream>`, `ddp.connect`, `login`).
+//! `ddp.sub.<stream>`, `ddp.connect`, `login`). What each step sends:
+//!
+//! | step | wire |
+//! |---|---|
+//! | login | REST `POST login` / DDP `login` with the SHA-256 digest |
+//! | connect | websocket + DDP `connect`, then `login {resume}` with the REST token |
+//! | subscribe | `stream-room-messages [rid]`; typing: `stream-notify-room [rid/user-activity]`, `[rid/typing]`; notify-user: `stream-notify-user [uid/rooms-changed|subscriptions-changed|notification]`; presence: `stream-user-presence ["", {added: uids}]`; my-messages: `stream-room-messages [__my_messages__]` |
+//! | send_message | DDP `sendMessage [{_id, rid, msg}]` / REST `chat.postMessage {roomId, text}` / `chat.sendMessage {message}`; text + padding + token |
+//! | load_history | DDP `loadHistory [rid, null, count, {$date: now}]` / REST `channels.history` |
+//! | read | DDP `readMessages [rid]` / REST `subscriptions.read {rid}` |
+//! | typing | DDP method `stream-notify-room [rid/user-activity, username, ["user-typing"] or [], {}]` (or legacy `rid/typing`, bool) |
+//! | set_status | DDP `UserPresence:online|away` or `setUserStatus [status, text]` / REST `users.setStatus` |
+//! | join_room | DDP `joinRoom [rid]` / REST `channels.join {roomId}` |
+//! | open_room | subs room-messages + notify-room user-activity/deleteMessage/deleteMessageBulk, `loadHistory` 50 (REST `method.call` or DDP), REST `subscriptions.read` |
+//! | web_client_boot | `method.callAnon/public-settings/get`, subs `meteor.loginServiceConfiguration`, `meteor_autoupdate_clientVersions`, `stream-notify-all`, REST login + DDP resume, 13 `stream-notify-logged`, 10 `stream-notify-user` subs, `method.call` license:isEnterprise, listCustomSounds, listCustomUserStatus, rooms/get, permissions/get, subscriptions/get |
+//! | http | any REST request; captures by JSON pointer into VU variables |
 
 mod boot;
 mod flow;
