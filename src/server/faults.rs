@@ -87,8 +87,22 @@ impl RatioFault {
         (ratio > 0.0).then_some((ratio, until))
     }
 
-    fn hit(&self, now_us: u64) -> bool {
-        self.active(now_us)
+    /// Draws at the ratio while active. Reads the clock only when a fault is
+    /// set, and forgets an expired one so later calls skip the clock too.
+    fn hit(&self, now_us: impl FnOnce() -> u64) -> bool {
+        let until = self.until_us.load(Ordering::Acquire);
+        if until == 0 {
+            return false;
+        }
+        let now = now_us();
+        if until <= now {
+            // Only if no new fault was set meanwhile.
+            let _ = self
+                .until_us
+                .compare_exchange(until, 0, Ordering::AcqRel, Ordering::Relaxed);
+            return false;
+        }
+        self.active(now)
             .is_some_and(|(ratio, _)| unit_random() < ratio)
     }
 
@@ -203,12 +217,13 @@ impl Faults {
 
     /// True while a stall is in force.
     pub fn stalled(&self) -> bool {
-        self.inner.stall_until_us.load(Ordering::Acquire) > self.now_us()
+        let until = self.inner.stall_until_us.load(Ordering::Acquire);
+        until != 0 && until > self.now_us()
     }
 
     /// The status to fail this request with, drawn at the configured ratio.
     pub fn injected_error(&self) -> Option<u16> {
-        if !self.inner.errors.hit(self.now_us()) {
+        if !self.inner.errors.hit(|| self.now_us()) {
             return None;
         }
         self.inner.errors_injected.fetch_add(1, Ordering::Relaxed);
@@ -252,7 +267,7 @@ impl Faults {
 
     /// True when this stream delivery must be dropped (counted as lost).
     pub fn lose_delivery(&self) -> bool {
-        let lost = self.inner.lose.hit(self.now_us());
+        let lost = self.inner.lose.hit(|| self.now_us());
         if lost {
             self.inner.deliveries_lost.fetch_add(1, Ordering::Relaxed);
         }
@@ -636,6 +651,15 @@ mod tests {
         f.apply(&json!({"kind": "lose_messages", "ratio": 1.0, "duration_ms": 0}))
             .unwrap();
         assert!(!f.lose_delivery());
+    }
+
+    #[test]
+    fn expired_faults_are_forgotten() {
+        let f = faults(&[json!({"kind": "errors", "status": 500, "ratio": 1.0, "duration_ms": 1})]);
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(f.injected_error(), None);
+        assert_eq!(f.inner.errors.until_us.load(Ordering::Relaxed), 0);
+        assert!(f.snapshot()["errors"].is_null());
     }
 
     #[test]
