@@ -232,14 +232,14 @@ fn bad_template() {
     assert_eq!(
         lines,
         [
-            "t.yaml:12:45: behaviours[0].steps[1].send_message.text: bad template: `rand_int` at offset 3: the lower bound 9 is above the upper bound 1"
+            "t.yaml:12:49: behaviours[0].steps[1].send_message.text: bad template: `rand_int` at offset 3: the lower bound 9 is above the upper bound 1"
         ]
     );
     let lines = errors_of(&VALID.replace("hi {{vu}}", "hi {{vuu}} {{rand_itn 1 2}}"));
     assert_eq!(
         lines,
         [
-            "t.yaml:12:45: behaviours[0].steps[1].send_message.text: bad template: unknown function `rand_itn` at offset 11 (did you mean `rand_int`?)"
+            "t.yaml:12:57: behaviours[0].steps[1].send_message.text: bad template: unknown function `rand_itn` at offset 11 (did you mean `rand_int`?)"
         ]
     );
     let lines = errors_of(&VALID.replace("hi {{vu}}", "hi {{vuu}}"));

@@ -626,3 +626,53 @@ impl<'de> de::VariantAccess<'de> for Variant<'_, '_> {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::model::{Step, Think, Users};
+    use crate::scenario::yaml::parse;
+
+    fn de<T: de::DeserializeOwned>(text: &str) -> Result<T, DeError> {
+        from_node(&parse(text).expect("valid YAML"))
+    }
+
+    #[test]
+    fn bare_and_null_steps_mean_no_options() {
+        let steps: Vec<Step> = de("- connect\n- connect:\n- web_client_boot: {}\n").unwrap();
+        assert_eq!(
+            steps.iter().map(Step::kind).collect::<Vec<_>>(),
+            ["connect", "connect", "web_client_boot"]
+        );
+        let e = de::<Vec<Step>>("- subscribe\n").unwrap_err();
+        assert_eq!(
+            (e.path.as_str(), e.message.as_str()),
+            ("[0].subscribe", "missing key `stream`")
+        );
+    }
+
+    #[test]
+    fn scalars_resolve_like_yaml_1_2() {
+        let u: Users = de("count: 0x10\npassword: 1234\n").unwrap();
+        assert_eq!((u.count, u.password.as_str()), (16, "1234"));
+        assert!(de::<Users>("count: '3'\npassword: p\n").is_err());
+        assert_eq!(
+            de::<Think>("1.5").unwrap(),
+            Think::Constant(std::time::Duration::from_millis(1500))
+        );
+        assert!(
+            de::<Think>("{uniform: [1s]}")
+                .unwrap_err()
+                .message
+                .contains("found 1 values")
+        );
+    }
+
+    #[test]
+    fn errors_carry_path_and_position() {
+        let e = de::<Vec<Step>>("- think: 1s\n- send_message: {room: [a]}\n").unwrap_err();
+        assert_eq!(e.path, "[1].send_message.room");
+        assert_eq!(e.at, Some(35));
+        assert_eq!(e.message, "expected a string, found a list");
+    }
+}

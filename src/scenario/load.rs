@@ -105,13 +105,18 @@ pub fn load_str_with_warnings(
             e.suggestion,
         )])
     })?;
+    let chars: Vec<char> = interpolated.text.chars().collect();
     let mut problems: Vec<(usize, Problem)> = validate::check(&scenario, &root)
         .into_iter()
         .map(|f: Finding| {
             let (node, _) = f.path.locate(&root);
+            let at = match &f.offset {
+                Some((value, offset)) => inside_scalar(&chars, node.at, value, *offset),
+                None => node.at,
+            };
             let p = problem(
                 f.severity,
-                back(node.at),
+                back(at),
                 f.path.to_string(),
                 f.message,
                 f.suggestion,
@@ -129,4 +134,17 @@ pub fn load_str_with_warnings(
         scenario,
         warnings: problems,
     })
+}
+
+/// The position of character `offset` of `value` when the scalar starting
+/// at `start` spells `value` verbatim (plain or quoted, no escapes, one
+/// line); else the scalar's start.
+fn inside_scalar(text: &[char], start: usize, value: &str, offset: usize) -> usize {
+    let quoted = matches!(text.get(start), Some('"' | '\''));
+    let body = start + usize::from(quoted);
+    let verbatim = value
+        .chars()
+        .enumerate()
+        .all(|(i, c)| text.get(body + i) == Some(&c));
+    if verbatim { body + offset } else { start }
 }

@@ -46,6 +46,20 @@ pub enum TemplateError {
     NoRoom,
 }
 
+impl TemplateError {
+    /// Byte offset in the template source of a parse error.
+    pub fn offset(&self) -> Option<usize> {
+        match self {
+            TemplateError::Unterminated { at }
+            | TemplateError::Empty { at }
+            | TemplateError::UnknownFunction { at, .. }
+            | TemplateError::BadArguments { at, .. }
+            | TemplateError::BadName { at, .. } => Some(*at),
+            TemplateError::MissingVar { .. } | TemplateError::NoRoom => None,
+        }
+    }
+}
+
 fn suggest(s: &Option<String>) -> String {
     s.as_ref()
         .map(|s| format!(" (did you mean `{s}`?)"))

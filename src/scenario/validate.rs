@@ -78,6 +78,9 @@ pub struct Finding {
     pub path: KeyPath,
     pub message: String,
     pub suggestion: Option<String>,
+    /// Where inside the value's text (template text, in characters) the
+    /// problem is, when known: `load` points the column there.
+    pub offset: Option<(String, usize)>,
 }
 
 /// Counters: only `count` (and `min_count`) limits apply to them.
@@ -172,6 +175,7 @@ impl Checker<'_> {
             path: path.clone(),
             message: msg,
             suggestion: hint,
+            offset: None,
         });
     }
 
@@ -811,6 +815,10 @@ impl Checker<'_> {
             }
             Err(e) => {
                 self.err(p, format!("bad template: {e}"));
+                if let (Some(at), Some(f)) = (e.offset(), self.out.last_mut()) {
+                    let chars = text.get(..at).map_or(0, |t| t.chars().count());
+                    f.offset = Some((text.to_string(), chars));
+                }
                 None
             }
         }
