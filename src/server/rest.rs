@@ -205,7 +205,12 @@ fn route(method: &Method, endpoint: &str) -> Option<bool> {
         {
             true
         }
-        "channels.history" | "channels.messages" | "rooms.get" | "subscriptions.get" if get => true,
+        "channels.history" | "channels.messages" | "channels.info" | "rooms.get"
+        | "subscriptions.get"
+            if get =>
+        {
+            true
+        }
         e if post && e.starts_with("method.call/") => true,
         e if post && e.starts_with("method.callAnon/") => false,
         _ => return None,
@@ -468,11 +473,19 @@ impl Ctx<'_> {
                 Ok(shapes::own_user(d.user(user), Dates::Iso))
             }
             "logout" => self.logout(),
+            "channels.info" => {
+                let rid = self.query_room_id(q)?;
+                let d = shared.store.read();
+                let room = d.room_by_id(&rid).ok_or_else(|| {
+                    MeteorError::new(
+                        "error-room-not-found",
+                        "The required \"roomId\" or \"roomName\" param provided does not match any channel",
+                    )
+                })?;
+                Ok(json!({ "channel": shapes::room(&d, d.room(room), Dates::Iso) }))
+            }
             "channels.history" => {
-                let rid = self.room_id(
-                    q.get("roomId").map(|s| json!(s)).as_ref(),
-                    q.get("roomName").map(|s| json!(s)).as_ref(),
-                )?;
+                let rid = self.query_room_id(q)?;
                 let query = super::store::HistoryQuery {
                     latest_ms: q.get("latest").and_then(|s| ids::parse_iso(s)),
                     oldest_ms: q.get("oldest").and_then(|s| ids::parse_iso(s)),
@@ -493,10 +506,7 @@ impl Ctx<'_> {
                 Ok(json!({ "messages": messages }))
             }
             "channels.messages" => {
-                let rid = self.room_id(
-                    q.get("roomId").map(|s| json!(s)).as_ref(),
-                    q.get("roomName").map(|s| json!(s)).as_ref(),
-                )?;
+                let rid = self.query_room_id(q)?;
                 let offset = query_usize(q, "offset", 0);
                 let count = query_usize(q, "count", 50).min(1000);
                 let d = shared.store.read();
@@ -551,6 +561,13 @@ impl Ctx<'_> {
             }
             _ => Err(RestError::NotFound),
         }
+    }
+
+    /// A room id from the `roomId` or `roomName` query parameter.
+    fn query_room_id(&self, q: &HashMap<String, String>) -> Result<String, RestError> {
+        let id = q.get("roomId").map(|s| json!(s));
+        let name = q.get("roomName").map(|s| json!(s));
+        self.room_id(id.as_ref(), name.as_ref())
     }
 
     /// A room id from `roomId` or `roomName`.
