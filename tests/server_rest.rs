@@ -588,3 +588,37 @@ async fn metrics_listener_counts_rest_calls_and_messages() {
     );
     assert!(text.contains("rocketchat_users_total 2"), "{text}");
 }
+
+#[tokio::test]
+async fn rate_limits_answer_429_with_headers() {
+    let mut cfg = ServerConfig::embedded();
+    cfg.rate_limits = true;
+    cfg.seed.users = 1;
+    cfg.seed.password = "pw".into();
+    let s = server::start(cfg).unwrap();
+    let url = s.urls()[0].clone();
+    let c = Client::new();
+    let mut statuses = Vec::new();
+    for _ in 0..11 {
+        let resp = c
+            .post(format!("{url}/api/v1/login"))
+            .json(&json!({"user":"load-1","password":"pw"}))
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.headers().contains_key("x-ratelimit-limit"));
+        statuses.push(resp.status().as_u16());
+        if resp.status() == 429 {
+            let body: Value = resp.json().await.unwrap();
+            assert!(
+                body["error"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("[error-too-many-requests]"),
+                "{body}"
+            );
+        }
+    }
+    assert_eq!(statuses[..10], [200; 10]);
+    assert_eq!(statuses[10], 429);
+}
