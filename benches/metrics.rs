@@ -11,6 +11,53 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use rocketload::metrics::{ErrorClass, MessageTracker, Metrics, Sample};
 
+/// CPU time this thread has used. Figures measured with it do not grow
+/// when other processes compete for the cores (wall time does).
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Runs `iters` records on each of `threads` threads at once; returns the
+/// largest per-thread CPU time (wall time if `cpu` is false).
+fn record_on_threads(
+    m: &Metrics,
+    id: rocketload::metrics::MetricId,
+    threads: u64,
+    iters: u64,
+    cpu: bool,
+) -> Duration {
+    let barrier = Barrier::new(threads as usize);
+    std::thread::scope(|s| {
+        let hs: Vec<_> = (0..threads)
+            .map(|t| {
+                let (m, barrier) = (m.clone(), &barrier);
+                s.spawn(move || {
+                    barrier.wait();
+                    let (wall, cpu0) = (Instant::now(), thread_cpu_time());
+                    for i in 0..iters {
+                        m.record(id, Sample::ok(latency(i + t)));
+                    }
+                    if cpu {
+                        thread_cpu_time().saturating_sub(cpu0)
+                    } else {
+                        wall.elapsed()
+                    }
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .max()
+            .unwrap_or_default()
+    })
+}
+
 /// Latencies spread over 100 µs .. ~100 ms, like a real mix.
 fn latency(i: u64) -> Duration {
     Duration::from_micros(100 + (i.wrapping_mul(2_654_435_761) % 100_000))
@@ -49,31 +96,17 @@ fn record(c: &mut Criterion) {
             )
         })
     });
-    // Two threads recording at once; the figure is wall time per operation
-    // of each thread (equal to 1 thread when nothing is shared).
+    // Threads recording at once; the figure is time per operation of each
+    // thread (equal to 1 thread when nothing is shared). "cpu" variants
+    // count the thread's CPU time, so a loaded machine does not inflate them.
     g.bench_function("2 threads", |b| {
-        b.iter_custom(|iters| {
-            let barrier = Barrier::new(2);
-            std::thread::scope(|s| {
-                let hs: Vec<_> = (0..2u64)
-                    .map(|t| {
-                        let (m, barrier) = (m.clone(), &barrier);
-                        s.spawn(move || {
-                            barrier.wait();
-                            let start = Instant::now();
-                            for i in 0..iters {
-                                m.record(id, Sample::ok(latency(i + t)));
-                            }
-                            start.elapsed()
-                        })
-                    })
-                    .collect();
-                hs.into_iter()
-                    .map(|h| h.join().unwrap_or_default())
-                    .max()
-                    .unwrap_or_default()
-            })
-        })
+        b.iter_custom(|iters| record_on_threads(&m, id, 2, iters, false))
+    });
+    g.bench_function("1 thread, cpu time", |b| {
+        b.iter_custom(|iters| record_on_threads(&m, id, 1, iters, true))
+    });
+    g.bench_function("2 threads, cpu time", |b| {
+        b.iter_custom(|iters| record_on_threads(&m, id, 2, iters, true))
     });
     g.bench_function("counter add", |b| {
         let lost = m.id("message.lost");
