@@ -18,8 +18,13 @@ use crate::scenario::{self, Scenario};
 use crate::server::{self, Server, ServerConfig};
 
 pub fn run(args: RunArgs) -> u8 {
-    let scenario = match scenario::load(&args.scenario) {
-        Ok(s) => s,
+    let scenario = match scenario::load_with_warnings(&args.scenario) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                eprintln!("{w}");
+            }
+            loaded.scenario
+        }
         Err(e) => {
             eprintln!("{e}");
             return EXIT_BAD_INPUT;
