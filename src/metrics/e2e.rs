@@ -125,32 +125,34 @@ impl MessageTracker {
     /// `vu` now receives the room's messages (call after the subscription
     /// is ready). Subscribing twice is harmless.
     pub fn subscribed(&self, vu: u32, room_id: &str) {
+        // Lock order everywhere: the VU's room list, then a room, then
+        // messages. Holding the VU's list keeps it and the rooms in step
+        // when a disconnect races a subscription.
+        let mut vu_rooms = lock(&self.inner.vu_rooms[shard_of(&vu)]);
         let room: Arc<str> = {
             let mut rooms = lock(&self.inner.rooms[shard_of(room_id)]);
             let (name, subs) = match rooms.get_key_value(room_id) {
                 Some((name, subs)) => (name.clone(), subs.clone()),
                 None => (Arc::from(room_id), Arc::from(Vec::new())),
             };
-            let Err(at) = subs.binary_search(&vu) else {
-                return;
-            };
-            let mut next = Vec::with_capacity(subs.len() + 1);
-            next.extend_from_slice(&subs[..at]);
-            next.push(vu);
-            next.extend_from_slice(&subs[at..]);
-            rooms.insert(name.clone(), next.into());
+            if let Err(at) = subs.binary_search(&vu) {
+                let mut next = Vec::with_capacity(subs.len() + 1);
+                next.extend_from_slice(&subs[..at]);
+                next.push(vu);
+                next.extend_from_slice(&subs[at..]);
+                rooms.insert(name.clone(), next.into());
+            }
             name
         };
-        lock(&self.inner.vu_rooms[shard_of(&vu)])
-            .entry(vu)
-            .or_default()
-            .push(room);
+        let mine = vu_rooms.entry(vu).or_default();
+        if !mine.contains(&room) {
+            mine.push(room);
+        }
     }
 
     /// `vu` left the room: it is no longer owed the room's messages in flight.
     pub fn unsubscribed(&self, vu: u32, room_id: &str) {
-        let left = self.leave(vu, room_id);
-        {
+        let left = {
             let mut vu_rooms = lock(&self.inner.vu_rooms[shard_of(&vu)]);
             if let Some(rooms) = vu_rooms.get_mut(&vu) {
                 rooms.retain(|r| &**r != room_id);
@@ -158,7 +160,8 @@ impl MessageTracker {
                     vu_rooms.remove(&vu);
                 }
             }
-        }
+            self.leave(vu, room_id)
+        };
         if left {
             self.release(vu, &[Arc::from(room_id)]);
         }
@@ -166,12 +169,14 @@ impl MessageTracker {
 
     /// `vu`'s connection is gone: it leaves every room.
     pub fn disconnected(&self, vu: u32) {
-        let rooms = lock(&self.inner.vu_rooms[shard_of(&vu)])
-            .remove(&vu)
-            .unwrap_or_default();
-        for room in &rooms {
-            self.leave(vu, room);
-        }
+        let rooms = {
+            let mut vu_rooms = lock(&self.inner.vu_rooms[shard_of(&vu)]);
+            let rooms = vu_rooms.remove(&vu).unwrap_or_default();
+            for room in &rooms {
+                self.leave(vu, room);
+            }
+            rooms
+        };
         if !rooms.is_empty() {
             self.release(vu, &rooms);
         }

@@ -401,3 +401,43 @@ fn reused_sequence_replaces_the_entry() {
     t.sweep(u64::MAX);
     assert_eq!(counts(&m), (1, 0, 0));
 }
+
+#[test]
+fn resubscribe_after_disconnect_is_tracked_again() {
+    let (m, t) = tracker();
+    t.subscribed(1, "r");
+    t.subscribed(2, "r");
+    t.disconnected(2);
+    t.subscribed(2, "r");
+    t.sending(1, 1, "r", SEC);
+    t.received(1, 1, 1, SEC, SEC + 1);
+    assert_eq!(t.pending(), 1);
+    // The second disconnect must find the room again and release vu 2.
+    t.disconnected(2);
+    assert_eq!(t.pending(), 0);
+    t.sweep(u64::MAX);
+    assert_eq!(counts(&m), (1, 0, 0));
+}
+
+#[test]
+fn concurrent_subscribe_and_disconnect_leave_no_stale_receiver() {
+    let (m, t) = tracker();
+    t.subscribed(0, "r");
+    std::thread::scope(|s| {
+        for vu in 1..=8u32 {
+            let t = t.clone();
+            s.spawn(move || {
+                for _ in 0..200 {
+                    t.subscribed(vu, "r");
+                    t.disconnected(vu);
+                }
+            });
+        }
+    });
+    // Every VU ended disconnected: only vu 0 is owed a new message.
+    t.sending(0, 1, "r", SEC);
+    t.received(0, 0, 1, SEC, SEC + 1);
+    assert_eq!(t.pending(), 0);
+    t.sweep(u64::MAX);
+    assert_eq!(counts(&m), (1, 0, 0));
+}
