@@ -18,6 +18,7 @@ struct Fake {
     iteration: Duration,
     created: AtomicU32,
     retired: AtomicU32,
+    lingered: AtomicU32,
     busy: AtomicI64,
     peak_busy: AtomicI64,
     alive: AtomicI64,
@@ -56,6 +57,9 @@ impl VuDriver for Fake {
         let completed = stop.sleep(self.iteration).await;
         self.busy.fetch_sub(1, Ordering::SeqCst);
         completed
+    }
+    async fn linger(&self) {
+        self.lingered.fetch_add(1, Ordering::SeqCst);
     }
     async fn retire(&self, _vu: StopFlag) {
         self.retired.fetch_add(1, Ordering::SeqCst);
@@ -181,6 +185,8 @@ async fn closed_constant_vus_iterate_until_the_end() {
     assert_eq!(load(&counters), (22, 2, 0));
     assert_eq!(fake.created.load(Ordering::SeqCst), 2);
     assert_eq!(fake.retired.load(Ordering::SeqCst), 2);
+    // Stopped by the end of the stages: they linger (deliveries settle).
+    assert_eq!(fake.lingered.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test(start_paused = true)]
@@ -216,6 +222,9 @@ async fn closed_stages_ramp_up_and_down() {
     assert_eq!(fake.peak_alive.load(Ordering::SeqCst), 10);
     assert_eq!(fake.created.load(Ordering::SeqCst), 10);
     assert_eq!(fake.retired.load(Ordering::SeqCst), 10);
+    // Ramp-down stops do not linger; only the last VU (the line reaches
+    // zero exactly at the end) is stopped by the end of the stages.
+    assert_eq!(fake.lingered.load(Ordering::SeqCst), 1);
     assert_eq!(counters.active.load(Ordering::SeqCst), 0);
 }
 

@@ -216,7 +216,7 @@ async fn open_web_client_steps() {
     let server = start_server();
     let out = run(WEB, server.urls(), None).await;
     assert_eq!(
-        out.report.iterations + out.report.dropped,
+        out.report.iterations + out.report.interrupted + out.report.dropped,
         20,
         "{:?}",
         out.report
@@ -248,7 +248,6 @@ async fn stop_signal_ends_the_run_early() {
     assert!(out.report.notes.iter().any(|n| n.contains("interrupted")));
     server.shutdown();
 }
-
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_connections_reconnect_and_resubscribe() {
@@ -370,7 +369,10 @@ async fn stalled_server_shows_in_latency_not_service() {
         }
     };
     let out = run_with(plan, fault, None).await;
-    assert_eq!(out.report.iterations + out.report.dropped, 60);
+    assert_eq!(
+        out.report.iterations + out.report.interrupted + out.report.dropped,
+        60
+    );
     let (latency, service) = out.latency_max.get("rest.me").copied().unwrap_or_default();
     // Arrivals queued behind the stall count their wait in latency.
     assert!(
@@ -378,5 +380,44 @@ async fn stalled_server_shows_in_latency_not_service() {
         "latency max {latency} µs, service max {service} µs"
     );
     assert!(latency >= 900_000, "latency max {latency} µs");
+    server.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ramp_up_and_down_loses_nothing() {
+    let server = start_server();
+    let ramp = CHAT.replace(
+        "load: { model: closed, vus: 6, duration: 3s, graceful_stop: 2s }",
+        "load: { model: closed, stages: [ { duration: 1s, target: 6 }, { duration: 1s, target: 6 }, { duration: 1500ms, target: 0 } ], graceful_stop: 2s }",
+    );
+    let out = run(&ramp, server.urls(), None).await;
+    // Every VU started once; the ones stopped by the ramp-down left cleanly.
+    assert_eq!(out.ok("login"), 6);
+    assert_eq!(out.errors("ddp.method.sendMessage"), 0);
+    assert!(out.ok("message.e2e") > 0);
+    assert_eq!(out.counters.get("message.lost").copied().unwrap_or(0), 0);
+    assert_eq!(
+        out.counters.get("message.duplicate").copied().unwrap_or(0),
+        0
+    );
+    server.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_deliveries_are_counted() {
+    let server = start_server();
+    if let Err(e) = server.apply_fault(
+        &serde_json::json!({"kind": "lose_messages", "ratio": 0.5, "duration_ms": 60_000}),
+    ) {
+        panic!("fault: {e}");
+    }
+    let out = run(CHAT, server.urls(), None).await;
+    let lost = out.counters.get("message.lost").copied().unwrap_or(0);
+    let sent = out.ok("ddp.method.sendMessage") + out.ok("rest.chat.postMessage");
+    assert!(lost > 0, "no loss counted");
+    // Each message is owed to 6 receivers; receipts plus losses cover them
+    // (less what was in flight when receivers retired).
+    assert!(lost + out.ok("message.e2e") <= sent * 6);
+    assert!(lost + out.ok("message.e2e") >= (sent - 6) * 6);
     server.shutdown();
 }

@@ -78,6 +78,9 @@ pub async fn run_closed<D: VuDriver>(
         }
     };
 
+    if ending == Ending::Completed {
+        shared.set_ending();
+    }
     for slot in running.drain(..) {
         slot.stop.stop();
         shared.active(-1);
@@ -159,6 +162,12 @@ fn spawn_vu<D: VuDriver>(
         }
         if in_flight {
             shared.count_iteration(false);
+        }
+        if shared.is_ending() && !cancel.is_stopped() {
+            tokio::select! {
+                _ = driver.linger() => {}
+                _ = cancel.stopped() => {}
+            }
         }
         let _ = tokio::time::timeout(RETIRE_TIMEOUT, driver.retire(vu)).await;
     });

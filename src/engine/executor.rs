@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -24,6 +24,12 @@ pub trait VuDriver: Send + Sync + 'static {
     ) -> impl Future<Output = bool> + Send;
     /// Closes the VU's connections (also after a hard cancel).
     fn retire(&self, vu: Self::Vu) -> impl Future<Output = ()> + Send;
+    /// At the end of the run, after the VU stopped and before it retires:
+    /// keep its connections while deliveries still arrive (the real VU waits
+    /// for the e2e tracker to settle). Bounded by the graceful stop.
+    fn linger(&self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 /// Graceful stop of one VU: it finishes the step it is in, then exits.
@@ -102,11 +108,26 @@ impl ExecObserver for NoObserver {}
 pub struct Shared {
     pub counters: Arc<ExecCounters>,
     pub observer: Arc<dyn ExecObserver>,
+    /// Set when the stages ended: stopping VUs linger before retiring
+    /// (a ramp-down's VUs leave at once).
+    ending: AtomicBool,
 }
 
 impl Shared {
     pub fn new(counters: Arc<ExecCounters>, observer: Arc<dyn ExecObserver>) -> Arc<Shared> {
-        Arc::new(Shared { counters, observer })
+        Arc::new(Shared {
+            counters,
+            observer,
+            ending: AtomicBool::new(false),
+        })
+    }
+
+    pub fn set_ending(&self) {
+        self.ending.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_ending(&self) -> bool {
+        self.ending.load(Ordering::SeqCst)
     }
 
     pub fn count_iteration(&self, completed: bool) {

@@ -73,6 +73,9 @@ pub async fn run_open<D: VuDriver>(
     }
 
     // Arrivals not started by now never will be.
+    if ending == Ending::Completed {
+        shared.set_ending();
+    }
     shared.count_dropped(queue.close());
     stop_tx.stop();
     if ending == Ending::Completed {
@@ -136,6 +139,12 @@ impl<D: VuDriver> PoolVu<D> {
         }
         if in_flight {
             self.shared.count_iteration(false);
+        }
+        if self.shared.is_ending() && !self.cancel.is_stopped() {
+            tokio::select! {
+                _ = self.driver.linger() => {}
+                _ = self.cancel.stopped() => {}
+            }
         }
         let _ = tokio::time::timeout(RETIRE_TIMEOUT, self.driver.retire(vu)).await;
     }

@@ -32,6 +32,8 @@ pub struct EngineStatus {
 pub struct EngineReport {
     /// Completed iterations.
     pub iterations: u64,
+    /// Iterations cut short by the end of the run or a ramp-down.
+    pub interrupted: u64,
     /// Open model: arrivals that found no free VU in time.
     pub dropped: u64,
     pub reconnects: u64,
@@ -153,6 +155,7 @@ pub async fn execute(
     }
     Ok(EngineReport {
         iterations: counters.iterations.load(Ordering::Relaxed),
+        interrupted,
         dropped,
         reconnects: ctx.reconnects.load(Ordering::Relaxed),
         notes,

@@ -86,6 +86,27 @@ impl VuDriver for EngineDriver {
     async fn retire(&self, vu: Vu) {
         vu.retire().await;
     }
+    /// Keeps the connections until every tracked message reached its
+    /// receivers. Retiring first would forgive missing copies (a receiver
+    /// that disconnects is owed nothing), so a run shorter than
+    /// `loss_timeout` could never count a loss. Waits at most
+    /// min(loss_timeout, 80 % of graceful_stop); copies still missing then
+    /// count as lost.
+    async fn linger(&self) {
+        let tracker = &self.ctx.tracker;
+        let sc = &self.ctx.plan.scenario;
+        let wait = sc.loss_timeout.min(sc.load.graceful_stop.mul_f64(0.8));
+        let deadline = tokio::time::Instant::now() + wait;
+        while tracker.pending() > 0 {
+            if tokio::time::Instant::now() >= deadline {
+                // As if loss_timeout had passed for every message still owed.
+                let horizon = super::sink::now_unix_us() + sc.loss_timeout.as_micros() as u64;
+                tracker.sweep(horizon);
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }
 
 /// Whether to go on after a step.
