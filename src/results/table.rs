@@ -28,6 +28,17 @@ fn format_count(n: u64) -> String {
     out
 }
 
+/// `name` cut in the middle to `width` characters, so columns stay aligned.
+fn fit(name: &str, width: usize) -> String {
+    let n = name.chars().count();
+    if n <= width {
+        return name.to_string();
+    }
+    let head: String = name.chars().take(width / 2).collect();
+    let tail: String = name.chars().skip(n - (width - width / 2 - 1)).collect();
+    format!("{head}…{tail}")
+}
+
 fn format_errors(m: &MetricSummary) -> String {
     if m.errors == 0 {
         "0".into()
@@ -71,7 +82,7 @@ pub fn print_summary(summary: &Summary, w: &mut dyn Write) -> io::Result<()> {
     writeln!(w, "  errors")?;
     for (name, m) in &summary.metrics {
         let l = &m.latency;
-        write!(w, "  {name:<name_w$}")?;
+        write!(w, "  {:<name_w$}", fit(name, name_w))?;
         write!(w, " {:>9} {:>9.1}", format_count(m.count), m.rate_per_s)?;
         for v in [l.p50_ms, l.p90_ms, l.p95_ms, l.p99_ms, l.p999_ms, l.max_ms] {
             write!(w, " {:>9}", format_ms(v))?;
@@ -154,5 +165,8 @@ mod tests {
         assert_eq!(format_count(999), "999");
         assert_eq!(format_count(1000), "1,000");
         assert_eq!(format_count(1234567), "1,234,567");
+        assert_eq!(fit("rest.login", 12), "rest.login");
+        let cut = fit("ddp.method.a.very.long.method.name", 12);
+        assert_eq!((cut.chars().count(), cut.as_str()), (12, "ddp.me….name"));
     }
 }

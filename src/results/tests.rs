@@ -168,6 +168,9 @@ fn writes_run_intervals_and_summary() {
     assert!(json["metrics"]["rest.chat.postMessage"]["service"]["histogram"].is_string());
     assert_eq!(json["run"]["shard"], serde_json::json!([1, 4]));
     assert_eq!(json["thresholds"][0]["passed"], false);
+    // Reusing the directory removes the old summary until the new run ends.
+    RunWriter::create(&dir, &info()).unwrap();
+    assert!(!dir.join("summary.json").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
 

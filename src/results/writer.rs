@@ -106,6 +106,18 @@ impl RunWriter {
             path: dir.to_path_buf(),
             source,
         })?;
+        // A summary left by an earlier run in the same directory would pass
+        // for this run's until it finishes.
+        let stale = dir.join("summary.json");
+        match std::fs::remove_file(&stale) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(ResultsError::Write {
+                    path: stale,
+                    source: e,
+                });
+            }
+            _ => {}
+        }
         let host = HostInfo::current();
         write_json(
             &dir.join("run.json"),
