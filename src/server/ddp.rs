@@ -189,8 +189,9 @@ impl Session {
     async fn read_loop(&mut self, stream: &mut SplitStream<WebSocket>) -> End {
         let mut last_in = Instant::now();
         let mut pinged = false;
+        let heartbeat = self.shared().heartbeat;
         loop {
-            let deadline = last_in + if pinged { HEARTBEAT * 2 } else { HEARTBEAT };
+            let deadline = last_in + if pinged { heartbeat * 2 } else { heartbeat };
             let next = tokio::select! {
                 next = stream.next() => next,
                 _ = sleep_until(deadline) => {

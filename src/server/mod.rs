@@ -148,6 +148,14 @@ pub struct Server {
 /// Binds every listener, seeds the store, starts one thread per instance
 /// and returns once each instance accepts connections.
 pub fn start(cfg: ServerConfig) -> Result<Server, ServerError> {
+    start_with_heartbeat(cfg, ddp::HEARTBEAT)
+}
+
+/// [`start`] with another DDP heartbeat interval (tests).
+pub(crate) fn start_with_heartbeat(
+    cfg: ServerConfig,
+    heartbeat: std::time::Duration,
+) -> Result<Server, ServerError> {
     cfg.validate()?;
     let store = Store::new(&cfg.admin_user, &cfg.admin_password)
         .map_err(|e| ServerError::Config(format!("admin user: {}", e.message())))?;
@@ -189,7 +197,7 @@ pub fn start(cfg: ServerConfig) -> Result<Server, ServerError> {
         };
         metrics::ServerMetrics::new(cfg.instances, version)
     });
-    let shared = Arc::new(Shared::new(
+    let mut shared = Shared::new(
         store,
         faults::Faults::new(),
         cfg.cost.clone(),
@@ -199,7 +207,9 @@ pub fn start(cfg: ServerConfig) -> Result<Server, ServerError> {
         cfg.max_send_buffer_bytes,
         cfg.instances,
         metrics.clone(),
-    ));
+    );
+    shared.heartbeat = heartbeat;
+    let shared = Arc::new(shared);
     if let Some(m) = &metrics {
         let gauges: Arc<dyn metrics::StoreGauges> = shared.clone();
         m.attach_store(Arc::downgrade(&gauges));

@@ -28,6 +28,8 @@ pub struct Shared {
     pub sessions: Vec<AtomicI64>,
     /// Websocket sessions that are logged in.
     pub auth_sessions: AtomicI64,
+    /// Silence before the server pings (and again before it closes).
+    pub heartbeat: std::time::Duration,
     next_conn: AtomicU64,
 }
 
@@ -57,6 +59,7 @@ impl Shared {
             metrics,
             sessions: (0..instances).map(|_| AtomicI64::new(0)).collect(),
             auth_sessions: AtomicI64::new(0),
+            heartbeat: super::ddp::HEARTBEAT,
             next_conn: AtomicU64::new(1),
         }
     }

@@ -550,3 +550,39 @@ async fn slow_consumer_is_disconnected() {
         Ended::Dropped => {}
     }
 }
+
+#[tokio::test]
+async fn heartbeat_pings_then_closes_a_silent_client() {
+    let mut cfg = ServerConfig::embedded();
+    cfg.seed.users = 1;
+    let s = server::start_with_heartbeat(cfg, Duration::from_millis(200)).expect("server starts");
+    let mut ws = Ws::connected(&s.urls()[0]).await;
+    // Raw reads: the helper would answer the ping.
+    let first = tokio::time::timeout(WAIT, ws.ws.next())
+        .await
+        .expect("a ping in time");
+    match first {
+        Some(Ok(Message::Text(t))) => assert_eq!(t.as_str(), r#"{"msg":"ping"}"#),
+        other => panic!("expected a ping, got {other:?}"),
+    }
+    assert_eq!(ws.ended().await, Ended::Close(Some(1000)));
+}
+
+#[tokio::test]
+async fn heartbeat_keeps_an_answering_client() {
+    let s = server::start_with_heartbeat(ServerConfig::embedded(), Duration::from_millis(300))
+        .expect("server starts");
+    let mut ws = Ws::connected(&s.urls()[0]).await;
+    // Answer three server pings; the session must outlive them.
+    for _ in 0..3 {
+        match tokio::time::timeout(WAIT, ws.ws.next())
+            .await
+            .expect("a ping in time")
+        {
+            Some(Ok(Message::Text(t))) => assert_eq!(t.as_str(), r#"{"msg":"ping"}"#),
+            other => panic!("expected a ping, got {other:?}"),
+        }
+        ws.send(json!({"msg":"pong"})).await;
+    }
+    assert!(ws.drain().await.is_empty());
+}
