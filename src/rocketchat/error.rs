@@ -73,49 +73,52 @@ pub(crate) fn rest_error_name(body: &Value) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Whether an error chain contains a rustls error (certificate, handshake).
-fn tls_cause(err: &(dyn StdError + 'static)) -> Option<String> {
-    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
-    while let Some(e) = cur {
-        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-            return Some(tls.to_string());
-        }
-        // io::Error hides its payload from `source()`: look inside it.
-        if let Some(inner) = e
-            .downcast_ref::<io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        {
-            return Some(inner.to_string());
-        }
-        cur = e.source();
+/// The next cause of `e`: the payload of an io::Error (which `source()`
+/// skips: it returns the payload's own source), else `source()`.
+fn cause<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a (dyn StdError + 'static)> {
+    if let Some(inner) = e.downcast_ref::<io::Error>().and_then(io::Error::get_ref) {
+        return Some(inner);
     }
-    None
+    e.source()
 }
 
-/// The first io::Error in a chain, including one wrapped as a payload.
-fn io_cause<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a io::Error> {
-    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
-    while let Some(e) = cur {
-        if let Some(io) = e.downcast_ref::<io::Error>() {
-            return Some(io);
-        }
-        cur = e.source();
-    }
-    None
+/// Every error of a chain, outermost first (bounded: chains are short).
+fn chain<'a>(
+    err: &'a (dyn StdError + 'static),
+) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
+    std::iter::successors(Some(err), |&e| cause(e)).take(16)
+}
+
+/// The rustls error (certificate, handshake) in a chain, if any.
+fn tls_cause(err: &(dyn StdError + 'static)) -> Option<String> {
+    chain(err)
+        .find_map(|e| e.downcast_ref::<rustls::Error>())
+        .map(ToString::to_string)
+}
+
+/// The most specific io::ErrorKind of a chain: wrappers often re-wrap an
+/// io error as `Other`, so a specific kind deeper down wins.
+fn io_kind(err: &(dyn StdError + 'static)) -> Option<io::ErrorKind> {
+    let mut kinds = chain(err).filter_map(|e| e.downcast_ref::<io::Error>().map(io::Error::kind));
+    let first = kinds.next()?;
+    Some(if first == io::ErrorKind::Other {
+        kinds.find(|k| *k != io::ErrorKind::Other).unwrap_or(first)
+    } else {
+        first
+    })
 }
 
 /// A full, one-line description of an error and its causes.
 fn chain_text(err: &(dyn StdError + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut cur = err.source();
-    while let Some(e) = cur {
+    let mut text = String::new();
+    for e in chain(err) {
         let s = e.to_string();
         if !text.contains(&s) {
-            text.push_str(": ");
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
             text.push_str(&s);
         }
-        cur = e.source();
     }
     text
 }
@@ -125,7 +128,7 @@ pub(crate) fn from_io(err: io::Error, url: &str, what: &str) -> RcError {
     if let Some(tls) = tls_cause(&err) {
         return RcError::Tls(format!("{url}: {tls}"));
     }
-    match err.kind() {
+    match io_kind(&err).unwrap_or(err.kind()) {
         io::ErrorKind::TimedOut => RcError::Timeout {
             what: what.to_owned(),
         },
@@ -142,7 +145,7 @@ pub(crate) fn from_reqwest(err: reqwest::Error, url: &str, what: &str) -> RcErro
     if let Some(tls) = tls_cause(&err) {
         return RcError::Tls(format!("{url}: {tls}"));
     }
-    let io_kind = io_cause(&err).map(io::Error::kind);
+    let io_kind = io_kind(&err);
     if err.is_timeout() || io_kind == Some(io::ErrorKind::TimedOut) {
         return RcError::Timeout {
             what: what.to_owned(),

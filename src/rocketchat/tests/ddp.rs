@@ -398,3 +398,55 @@ async fn client_futures_stay_small() {
     ddp.close().await;
     server.await.unwrap();
 }
+
+/// Like `@rocket.chat/ddp-client`: a ping after 30 s of silence, and the
+/// connection dropped after 60 s without any frame (paused clock).
+#[tokio::test(start_paused = true)]
+async fn silent_server_gets_a_ping_then_is_dropped() {
+    let (url, server) = serve(|mut ws| async move {
+        assert_eq!(recv(&mut ws).await, json!({"msg":"ping"}));
+        // Stay silent: the next thing is the end of the connection.
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(t))) => panic!("unexpected frame {t}"),
+                Some(Ok(_)) => continue,
+                None | Some(Err(_)) => break,
+            }
+        }
+    })
+    .await;
+    let cfg = crate::rocketchat::ClientConfig {
+        timeout: Duration::ZERO,
+        ..config()
+    };
+    let rec = Arc::new(Recorder::default());
+    let ddp = Ddp::connect(&url, &cfg, rec.clone()).await.unwrap();
+    let started = tokio::time::Instant::now();
+    ddp.closed().await;
+    assert!(started.elapsed() >= Duration::from_secs(60));
+    assert_eq!(rec.lines(), vec!["closed None".to_owned()]);
+    server.await.unwrap();
+}
+
+/// A server that keeps talking is never pinged by the client.
+#[tokio::test(start_paused = true)]
+async fn chatty_server_is_not_pinged() {
+    let (url, server) = serve(|mut ws| async move {
+        for _ in 0..5 {
+            tokio::time::sleep(Duration::from_secs(20)).await;
+            send(&mut ws, json!({"msg":"ping","id":"s"})).await;
+            assert_eq!(recv(&mut ws).await, json!({"msg":"pong","id":"s"}));
+        }
+    })
+    .await;
+    let cfg = crate::rocketchat::ClientConfig {
+        timeout: Duration::ZERO,
+        ..config()
+    };
+    let (ddp, _) = {
+        let rec = Arc::new(Recorder::default());
+        (Ddp::connect(&url, &cfg, rec.clone()).await.unwrap(), rec)
+    };
+    server.await.unwrap();
+    ddp.close().await;
+}

@@ -2,6 +2,7 @@
 
 mod ddp;
 mod rest;
+mod tls;
 
 use std::time::Duration;
 
