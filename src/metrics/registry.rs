@@ -147,18 +147,30 @@ impl TimedShard {
     /// Moves the samples into `out` and leaves the shard empty (its
     /// histograms stay allocated for reuse).
     fn drain_into(&mut self, out: &mut MetricInterval) {
-        merge_into(&mut out.latency, &self.latency);
-        merge_into(
-            &mut out.service,
-            self.service.as_ref().unwrap_or(&self.latency),
-        );
+        let fresh = out.ok == 0 && out.latency.is_empty() && out.service.is_empty();
+        if fresh {
+            // First shard of this metric in the interval: hand over the
+            // histograms and keep the interval's empty ones (no copy, no
+            // clearing of ~190 KB per histogram).
+            std::mem::swap(&mut out.latency, &mut self.latency);
+            match &mut self.service {
+                Some(service) => std::mem::swap(&mut out.service, service),
+                None => merge_into(&mut out.service, &out.latency),
+            }
+        } else {
+            merge_into(&mut out.latency, &self.latency);
+            merge_into(
+                &mut out.service,
+                self.service.as_ref().unwrap_or(&self.latency),
+            );
+            self.latency.reset();
+            if let Some(s) = &mut self.service {
+                s.reset();
+            }
+        }
         out.ok += self.ok;
         for (class, n) in self.errors.drain() {
             *out.errors.entry(class.key()).or_default() += n;
-        }
-        self.latency.reset();
-        if let Some(s) = &mut self.service {
-            s.reset();
         }
         self.ok = 0;
     }

@@ -441,3 +441,40 @@ fn concurrent_subscribe_and_disconnect_leave_no_stale_receiver() {
     t.sweep(u64::MAX);
     assert_eq!(counts(&m), (1, 0, 0));
 }
+
+#[test]
+fn shards_with_and_without_service_time_merge_exactly() {
+    let m = Metrics::new();
+    let id = m.id("op");
+    for round in 0..2 {
+        std::thread::scope(|s| {
+            for t in 0..3u64 {
+                let m = m.clone();
+                s.spawn(move || {
+                    for i in 1..=100u64 {
+                        let latency = Duration::from_micros(1000 * i);
+                        // Thread 1 records a different service time.
+                        let service = if t == 1 { latency / 10 } else { latency };
+                        m.record(
+                            id,
+                            Sample {
+                                latency,
+                                service,
+                                outcome: Ok(()),
+                            },
+                        );
+                    }
+                });
+            }
+        });
+        let iv = m.snapshot();
+        let r = &iv.metrics["op"];
+        assert_eq!(
+            (r.ok, r.latency.len(), r.service.len()),
+            (300, 300, 300),
+            "round {round}"
+        );
+        assert_eq!(r.service.count_between(0, 10_100), 100 + 2 * 10);
+        assert_eq!(r.latency.count_between(0, 10_100), 3 * 10);
+    }
+}
