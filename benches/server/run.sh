@@ -5,6 +5,9 @@
 # scaling  (b) --cost default=200us,sendMessage=300us: --instances 2 over --instances 1
 # memory   (c) server RSS per idle, logged-in, subscribed session at 10,000 sessions
 # hold50k  (d) 50,000 idle sessions held 60 s over 4 instance ports and 4 source addresses
+#              (HOLD_SESSIONS; capped below the RLIMIT_NOFILE hard limit, with a warning)
+# Env: ROCKETLOAD_BIN (default target/release/rocketload), BASE_PORT (3310), NICE (-20),
+#      QUIET_WAIT_S (600: how long to wait for idle CPUs), WORK, OUT.
 # Loopback only. Each run starts its own server and stops it (by PID) when done.
 # Output: the RESULT JSON lines, also appended to $OUT (default /tmp/rocketload-bench/results.jsonl).
 set -euo pipefail
