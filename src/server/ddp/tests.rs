@@ -586,3 +586,30 @@ async fn heartbeat_keeps_an_answering_client() {
     }
     assert!(ws.drain().await.is_empty());
 }
+
+#[tokio::test]
+async fn lost_deliveries_are_skipped_and_counted() {
+    let s = start(|_| {});
+    let mut a = Ws::connected(&s.urls()[0]).await;
+    let mut b = Ws::connected(&s.urls()[1]).await;
+    a.login("load-1", "pw").await;
+    b.login("load-2", "pw").await;
+    assert_eq!(
+        b.sub("stream-room-messages", json!(["GENERAL", false]))
+            .await["msg"],
+        "ready"
+    );
+    s.apply_fault(&json!({"kind":"lose_messages","ratio":1.0}))
+        .unwrap();
+    a.call("sendMessage", json!([{"rid":"GENERAL","msg":"lost"}]))
+        .await;
+    assert!(b.drain().await.iter().all(|v| v["msg"] != "changed"));
+    let stats = s.stats();
+    assert_eq!(stats["deliveries_lost"], 1);
+    assert_eq!(stats["deliveries"], 0);
+    s.apply_fault(&json!({"kind":"clear"})).unwrap();
+    a.call("sendMessage", json!([{"rid":"GENERAL","msg":"kept"}]))
+        .await;
+    let (ev, _) = b.recv_until(|v| v["msg"] == "changed").await;
+    assert_eq!(ev["fields"]["args"][0]["msg"], "kept");
+}
