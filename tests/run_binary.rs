@@ -1,0 +1,374 @@
+//! `rocketload run` as a user runs it: the real binary, a scenario file,
+//! the embedded server or a separate `rocketload serve`, exit codes and the
+//! results directory.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_rocketload")
+}
+
+struct Workdir(PathBuf);
+
+impl Workdir {
+    fn new(name: &str) -> Workdir {
+        let dir =
+            std::env::temp_dir().join(format!("rocketload-test-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        Workdir(dir)
+    }
+    fn scenario(&self, yaml: &str) -> PathBuf {
+        let p = self.0.join("scenario.yaml");
+        std::fs::write(&p, yaml).expect("write scenario");
+        p
+    }
+    fn out(&self) -> PathBuf {
+        self.0.join("out")
+    }
+}
+
+impl Drop for Workdir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn run(args: &[&str]) -> Output {
+    let out = Command::new(bin())
+        .args(args)
+        .output()
+        .expect("spawn rocketload");
+    eprintln!("--- stdout\n{}", String::from_utf8_lossy(&out.stdout));
+    eprintln!("--- stderr\n{}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+fn run_scenario(w: &Workdir, yaml: &str, extra: &[&str]) -> (i32, Value) {
+    let scenario = w.scenario(yaml);
+    let out_dir = w.out();
+    let mut args = vec![
+        "run",
+        scenario.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = run(&args);
+    let code = out.status.code().unwrap_or(-1);
+    let summary = std::fs::read_to_string(out_dir.join("summary.json"))
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or(Value::Null);
+    (code, summary)
+}
+
+fn metric<'a>(summary: &'a Value, name: &str) -> &'a Value {
+    &summary["metrics"][name]
+}
+
+fn counter(summary: &Value, name: &str) -> u64 {
+    summary["counters"][name].as_u64().unwrap_or(0)
+}
+
+/// A separate `rocketload serve` on a free loopback port.
+struct Serve {
+    child: Child,
+    url: String,
+}
+
+impl Serve {
+    fn start(extra: &[&str]) -> Serve {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut child = Command::new(bin())
+            .args(["serve", "--listen", &listen])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn serve");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            match lines.next() {
+                Some(Ok(line)) if line.contains("listening on") => {
+                    break line.rsplit(' ').next().unwrap().to_string();
+                }
+                Some(Ok(_)) => continue,
+                _ => panic!("serve exited before listening"),
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Serve { child, url }
+    }
+
+    fn stats(&self) -> Value {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            reqwest::get(format!("{}/_sim/stats", self.url))
+                .await
+                .expect("stats request")
+                .json::<Value>()
+                .await
+                .expect("stats json")
+        })
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn smoke_scenario_passes_on_the_embedded_server() {
+    let w = Workdir::new("smoke");
+    let out = w.out();
+    let o = run(&[
+        "run",
+        "scenarios/smoke.yaml",
+        "--quiet",
+        "--duration",
+        "8s",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "smoke must pass");
+    for file in ["run.json", "intervals.jsonl", "summary.json"] {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["schema"], 1);
+    assert!(
+        metric(&summary, "message.e2e")["count"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0
+    );
+    assert!(
+        metric(&summary, "ddp.method.sendMessage")["histogram"]
+            .as_str()
+            .is_some_and(|h| !h.is_empty())
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("thresholds passed"),
+        "summary table printed"
+    );
+}
+
+const PROBE: &str = r#"
+name: probe
+seed: 1
+users: { count: 4, password: pw-probe-1 }
+timeout: 5s
+behaviours:
+  - name: probe
+    setup:
+      - login: { via: rest }
+    steps:
+      - http: { path: /api/v1/me, name: probe }
+"#;
+
+const ANON_PROBE: &str = r#"
+name: anon-probe
+seed: 1
+users: { count: 8, password: pw-probe-1 }
+timeout: 5s
+behaviours:
+  - name: probe
+    steps:
+      - http: { path: /api/info, auth: false, name: probe }
+"#;
+
+#[test]
+fn stall_shows_in_corrected_latency_not_in_service_time() {
+    let w = Workdir::new("stall");
+    let yaml = format!(
+        "{PROBE}
+load: {{ model: open, rate: 200, duration: 6s, max_vus: 8, max_queue: 5s }}
+server:
+  faults:
+    - {{ at: 2s, kind: stall, duration_ms: 1000 }}
+"
+    );
+    let (code, summary) = run_scenario(&w, &yaml, &[]);
+    assert_eq!(code, 0, "no threshold: the run passes");
+    let probe = metric(&summary, "probe");
+    let p99 = probe["p99_ms"].as_f64().unwrap();
+    assert!(
+        p99 >= 900.0,
+        "corrected p99 {p99} ms must show the 1 s stall"
+    );
+    let service_p99 = probe["service"]["p99_ms"].as_f64().unwrap();
+    assert!(
+        service_p99 < 500.0,
+        "service p99 {service_p99} ms stays low: only the few in-flight requests wait"
+    );
+    assert_eq!(counter(&summary, "iterations.dropped"), 0);
+}
+
+#[test]
+fn dropped_connections_reconnect_and_the_run_completes() {
+    let w = Workdir::new("drop");
+    let yaml = r#"
+name: drop
+seed: 2
+users: { count: 6, password: pw-drop-1 }
+rooms: { count: 1, members_per_room: 6 }
+load: { model: closed, vus: 6, duration: 6s }
+server:
+  faults:
+    - { at: 2s, kind: drop_connections }
+behaviours:
+  - name: chatter
+    setup:
+      - login: { via: rest }
+      - connect
+      - subscribe: { stream: room-messages, rooms: joined }
+    steps:
+      - send_message: { room: random, via: ddp }
+      - think: 300ms
+"#;
+    let (code, summary) = run_scenario(&w, yaml, &[]);
+    assert_eq!(code, 0);
+    assert!(
+        counter(&summary, "ddp.reconnects") >= 6,
+        "every VU reconnected once"
+    );
+    // Messages still flow after the reconnects.
+    assert!(metric(&summary, "message.e2e")["count"].as_u64().unwrap() > 30);
+}
+
+#[test]
+fn injected_errors_are_classified_and_fail_a_threshold() {
+    let w = Workdir::new("errors");
+    // Anonymous probe: a login failing under the fault would add 401s.
+    let yaml = format!(
+        "{ANON_PROBE}
+load: {{ model: open, rate: 100, duration: 4s, max_vus: 8 }}
+thresholds:
+  errors: {{ rate: 1% }}
+server:
+  faults:
+    - {{ at: 1s, kind: errors, status: 503, ratio: 0.5, duration_ms: 2000 }}
+"
+    );
+    let (code, summary) = run_scenario(&w, &yaml, &[]);
+    assert_eq!(code, 1, "the error-rate threshold fails");
+    let probe = metric(&summary, "probe");
+    let errors = probe["errors_by_class"]["http_503"].as_u64().unwrap_or(0);
+    assert!(errors > 20, "503s counted by class, got {errors}");
+    assert_eq!(
+        probe["errors"].as_u64().unwrap(),
+        errors,
+        "no other error class"
+    );
+    let failed: Vec<&Value> = summary["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["passed"] == false)
+        .collect();
+    assert_eq!(failed.len(), 1);
+}
+
+#[test]
+fn lost_messages_match_the_servers_own_count() {
+    let server = Serve::start(&[]);
+    let w = Workdir::new("lose");
+    let yaml = r#"
+name: lose
+seed: 3
+users: { count: 8, password: pw-lose-1 }
+rooms: { count: 2, members_per_room: 8 }
+loss_timeout: 2s
+load: { model: closed, vus: 8, duration: 5s }
+behaviours:
+  - name: chatter
+    setup:
+      - login: { via: rest }
+      - connect
+      - subscribe: { stream: room-messages, rooms: joined }
+    steps:
+      - send_message: { room: random, via: ddp }
+      - think: 100ms
+"#;
+    let fault = r#"{"kind":"lose_messages","ratio":0.05,"duration_ms":60000}"#;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let r = reqwest::Client::new()
+            .post(format!("{}/_sim/fault", server.url))
+            .header("content-type", "application/json")
+            .body(fault)
+            .send()
+            .await
+            .expect("fault request");
+        assert!(r.status().is_success());
+    });
+    let (code, summary) = run_scenario(&w, yaml, &["--target", &server.url]);
+    assert_eq!(code, 0);
+    let stats = server.stats();
+    let server_lost = stats["deliveries_lost"]
+        .as_u64()
+        .expect("deliveries_lost in /_sim/stats");
+    assert!(server_lost > 0, "the fault lost something");
+    assert_eq!(counter(&summary, "message.lost"), server_lost);
+}
+
+#[test]
+fn broken_scenario_exits_2_with_line_and_column() {
+    let w = Workdir::new("broken");
+    let yaml = "name: broken\nusers: { count: 2, password: x }\nload: { model: closed, vus: 2, duraton: 5s }\nbehaviours: []\n";
+    let scenario = w.scenario(yaml);
+    let o = run(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        w.out().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("scenario.yaml:3:"),
+        "names file and line: {stderr}"
+    );
+    assert!(stderr.contains("duration"), "did-you-mean hint: {stderr}");
+    assert!(!w.out().join("summary.json").exists(), "nothing ran");
+}
+
+#[test]
+fn unreachable_target_exits_2_before_any_load() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let w = Workdir::new("down");
+    let yaml = format!("{PROBE}\nload: {{ model: closed, vus: 1, duration: 2s }}\n");
+    let target = format!("http://127.0.0.1:{port}");
+    let (code, _) = run_scenario(&w, &yaml, &["--target", &target]);
+    assert_eq!(code, 2);
+}
