@@ -147,7 +147,9 @@ behaviours:\n  - name: sender\n    vus: 2\n    steps: [ { think: 1s } ]\n  - nam
     assert_eq!(&picks[..2], &[0, 0]);
     assert!(picks[2..].iter().all(|b| *b == 1 || *b == 2), "{picks:?}");
     // Same seed, same picks.
-    let again: Vec<usize> = (0..10).map(|vu| p.behaviour_for(vu, &mut p.vu_rng(vu))).collect();
+    let again: Vec<usize> = (0..10)
+        .map(|vu| p.behaviour_for(vu, &mut p.vu_rng(vu)))
+        .collect();
     assert_eq!(picks, again);
     // Two shards: the two pinned VUs are dealt one to each.
     let pinned: usize = (1..=2)
