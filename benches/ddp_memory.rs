@@ -1,14 +1,15 @@
-//! Generator memory per idle DDP connection: opens N connections (DDP
-//! handshake, password login, one stream subscription each), lets them sit,
-//! and reports the growth of this process's resident memory per connection.
+//! Generator memory per idle virtual user: N tasks each open a DDP connection
+//! (handshake, password login, one `stream-notify-user` subscription), then
+//! sit; the growth of this process's resident memory is reported per user.
 //!
 //! Without `--url` it starts its own minimal DDP server as a child process
 //! (this same binary with `serve`), so only the client side is measured.
 //!
 //! ```text
 //! cargo bench --bench ddp_memory -- --conns 10000
+//! # against `rocketload serve --seed-users 10000` (users load-1..load-N):
 //! cargo bench --bench ddp_memory -- --conns 10000 --url http://127.0.0.1:3000 \
-//!     --user 'user{}' --password secret          # against `rocketload serve`
+//!     --user 'load-{}' --password password --settle-ms 20000
 //! cargo bench --bench ddp_memory -- --conns 10000 --no-login
 //! ```
 //! Every connection goes to loopback; the run ends by itself.
@@ -206,7 +207,8 @@ async fn run(opts: &Options, url: &str) -> Result<(), String> {
     for i in 0..opts.conns {
         let (cfg, sink, url) = (cfg.clone(), sink.clone(), url.to_owned());
         let (ready_tx, mut stop_rx) = (ready_tx.clone(), stop_rx.clone());
-        let user = opts.user.replace("{}", &i.to_string());
+        // Seeded users are numbered from 1 (`rocketload serve --seed-users`).
+        let user = opts.user.replace("{}", &(i + 1).to_string());
         let (login, password) = (opts.login, opts.password.clone());
         vus.push(tokio::spawn(async move {
             let setup = async {
@@ -296,8 +298,8 @@ impl Tally {
 // ---- minimal DDP server (child process) ------------------------------------
 
 /// Answers the handshake, `login` (any user), `sub` (ready), `unsub`, pings,
-/// and every other method with an empty result. Exits when stdin... never:
-/// the parent kills it.
+/// and every other method with an empty result. The parent kills it when
+/// done; it also stops by itself after 10 minutes.
 async fn serve() {
     raise_fd_limit();
     let listener = match TcpListener::bind("127.0.0.1:0").await {
