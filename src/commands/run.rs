@@ -196,20 +196,23 @@ async fn measure(
     }
     let faults = schedule_faults(scenario, server);
 
-    // Collector: one snapshot per second, written as it happens.
+    // Collector: one snapshot per second, written as it happens. A plain
+    // thread, so its file I/O never stalls the VUs' scheduler (the
+    // self-check would see that as generator lag).
     let progress = Progress::new(plan.total_duration(), args.quiet);
-    let (done_tx, mut done_rx) = watch::channel(false);
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     let collector = {
         let metrics = metrics.clone();
         let tracker = tracker.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            tick.tick().await;
+        std::thread::spawn(move || {
+            let start = std::time::Instant::now();
             let mut write_error = None;
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    _ = done_rx.changed() => break,
+            for second in 1u32.. {
+                let next = start + Duration::from_secs(second.into());
+                let wait = next.saturating_duration_since(std::time::Instant::now());
+                match done_rx.recv_timeout(wait) {
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                    _ => break,
                 }
                 tracker.sweep(unix_us());
                 let iv = metrics.snapshot();
@@ -238,11 +241,11 @@ async fn measure(
     }
     tracker.sweep(u64::MAX);
 
-    let _ = done_tx.send(true);
-    let (mut writer, write_error) = match collector.await {
+    let _ = done_tx.send(());
+    let (mut writer, write_error) = match collector.join() {
         Ok(v) => v,
-        Err(e) => {
-            eprintln!("error: results collector failed: {e}");
+        Err(_) => {
+            eprintln!("error: the results collector thread panicked");
             return EXIT_BAD_INPUT;
         }
     };

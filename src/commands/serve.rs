@@ -28,7 +28,7 @@ pub fn run(args: ServeArgs) -> u8 {
         let _ = writeln!(out, "instance {i} listening on {url}");
     }
     if let Some(url) = server.metrics_url() {
-        let _ = writeln!(out, "metrics on {url}/metrics");
+        let _ = writeln!(out, "metrics on {url}");
     }
     let _ = writeln!(out, "admin credentials: {admin} / {password}");
     let _ = out.flush();
