@@ -10,6 +10,9 @@
 //! # against `rocketload serve --seed-users 10000` (users load-1..load-N):
 //! cargo bench --bench ddp_memory -- --conns 10000 --url http://127.0.0.1:3000 \
 //!     --user 'load-{}' --password password --settle-ms 20000
+//! # same, with a REST login (and a kept reqwest client) per user:
+//! cargo bench --bench ddp_memory -- --conns 10000 --url http://127.0.0.1:3000 \
+//!     --user 'load-{}' --password password --rest
 //! cargo bench --bench ddp_memory -- --conns 10000 --no-login
 //! ```
 //! Every connection goes to loopback; the run ends by itself.
@@ -21,7 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
-use rocketload::rocketchat::{ClientConfig, Ddp, DdpEvent, EventSink};
+use rocketload::rocketchat::{ClientConfig, Ddp, DdpEvent, EventSink, Rest};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
@@ -31,6 +34,8 @@ struct Options {
     url: Option<String>,
     conns: usize,
     login: bool,
+    /// REST login first (own reqwest client per user, kept), then DDP resume.
+    rest: bool,
     user: String,
     password: String,
     batch: usize,
@@ -43,6 +48,7 @@ fn parse_args() -> Result<Options, String> {
         url: None,
         conns: 2000,
         login: true,
+        rest: false,
         user: "user{}".to_owned(),
         password: "secret".to_owned(),
         batch: 200,
@@ -73,10 +79,16 @@ fn parse_args() -> Result<Options, String> {
                 o.settle = Duration::from_millis(ms);
             }
             "--no-login" => o.login = false,
+            "--rest" => o.rest = true,
             // cargo bench passes --bench to harness-less targets.
             "--bench" => {}
             other => return Err(format!("unknown argument `{other}`")),
         }
+    }
+    if o.rest && (o.url.is_none() || !o.login) {
+        return Err(
+            "--rest needs --url (the built-in server speaks DDP only) and login".to_owned(),
+        );
     }
     if o.batch == 0 || o.conns == 0 {
         return Err("--conns and --batch must be positive".to_owned());
@@ -209,22 +221,31 @@ async fn run(opts: &Options, url: &str) -> Result<(), String> {
         let (ready_tx, mut stop_rx) = (ready_tx.clone(), stop_rx.clone());
         // Seeded users are numbered from 1 (`rocketload serve --seed-users`).
         let user = opts.user.replace("{}", &(i + 1).to_string());
-        let (login, password) = (opts.login, opts.password.clone());
+        let (login, rest, password) = (opts.login, opts.rest, opts.password.clone());
         vus.push(tokio::spawn(async move {
             let setup = async {
                 let ddp = Ddp::connect(&url, &cfg, sink).await?;
+                let mut client = None;
                 if login {
-                    let s = ddp.login_password(&user, &password).await?;
+                    let s = if rest {
+                        let mut r = Rest::new(&url, &cfg)?;
+                        let s = r.login(&user, &password).await?;
+                        r.set_session(Some(s.clone()));
+                        client = Some(r);
+                        ddp.login_resume(&s.token).await?
+                    } else {
+                        ddp.login_password(&user, &password).await?
+                    };
                     let params = vec![
                         json!(format!("{}/notification", s.user_id)),
                         json!({"useCollection": false, "args": []}),
                     ];
                     ddp.subscribe("stream-notify-user", params).await?;
                 }
-                Ok::<_, rocketload::rocketchat::RcError>(ddp)
+                Ok::<_, rocketload::rocketchat::RcError>((ddp, client))
             };
             match setup.await {
-                Ok(ddp) => {
+                Ok((ddp, _rest)) => {
                     let _ = ready_tx.send(Ok(login)).await;
                     drop(ready_tx);
                     let _ = stop_rx.wait_for(|s| *s).await;
