@@ -256,3 +256,30 @@ async fn slow_server_is_a_timeout() {
     assert!(matches!(err, RcError::Timeout { .. }), "{err:?}");
     hold.abort();
 }
+
+#[tokio::test]
+async fn source_ip_is_bound() {
+    use axum::extract::ConnectInfo;
+    use std::net::SocketAddr;
+    let app = Router::new().route(
+        "/api/info",
+        get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move {
+            ok(json!({"peer": peer.ip().to_string(), "success": true}))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    });
+    let cfg = ClientConfig {
+        source_ip: Some("127.0.0.3".parse().unwrap()),
+        ..config()
+    };
+    let info = Rest::new(&url, &cfg).unwrap().info().await.unwrap();
+    assert_eq!(info["peer"], "127.0.0.3");
+}
