@@ -117,6 +117,9 @@ async fn run(inst: Arc<Instance>, socket: WebSocket, peer: SocketAddr) {
         _ = drop_signal.changed() => End::Dropped,
     };
     session.cleanup();
+    // The session is over now; the close handshake below may take up to
+    // CLOSE_GRACE on a consumer that stopped reading.
+    counter.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     if let Some((code, reason)) = end.close() {
         if end != End::SlowConsumer {
             // Replies queued before the end (e.g. `failed`) go out first.
@@ -128,7 +131,6 @@ async fn run(inst: Arc<Instance>, socket: WebSocket, peer: SocketAddr) {
         };
         let _ = timeout(CLOSE_GRACE, sink.send(Message::Close(Some(frame)))).await;
     }
-    counter.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Writes what the outbox holds now.

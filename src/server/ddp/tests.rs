@@ -51,8 +51,34 @@ impl Ws {
         }
     }
 
+    /// A client whose kernel receive buffer is pinned small: loopback
+    /// autotuning would otherwise let it absorb tens of megabytes.
+    async fn open_small_receive_buffer(base: &str) -> Ws {
+        let addr = base.trim_start_matches("http://");
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+        let stream = socket
+            .connect(addr.parse().expect("socket address"))
+            .await
+            .expect("tcp connects");
+        let (ws, _) = tokio_tungstenite::client_async(
+            format!("ws://{addr}/websocket"),
+            MaybeTlsStream::Plain(stream),
+        )
+        .await
+        .expect("websocket opens");
+        Ws {
+            ws,
+            next_id: 0,
+            pending: VecDeque::new(),
+        }
+    }
+
     async fn connected(base: &str) -> Ws {
-        let mut ws = Ws::open(base).await;
+        Ws::handshake(Ws::open(base).await).await
+    }
+
+    async fn handshake(mut ws: Ws) -> Ws {
         ws.send(json!({"msg":"connect","version":"1","support":["1","pre2","pre1"]}))
             .await;
         let r = ws.recv().await;
@@ -527,7 +553,7 @@ async fn slow_consumer_is_disconnected() {
     });
     let url = &s.urls()[0];
     // A reader that subscribes and then stops reading.
-    let mut slow = Ws::connected(url).await;
+    let mut slow = Ws::handshake(Ws::open_small_receive_buffer(url).await).await;
     slow.login("load-2", "pw").await;
     slow.sub("stream-room-messages", json!(["GENERAL", false]))
         .await;
