@@ -266,9 +266,6 @@ async fn measure(
     if let Some(v) = self_check.verdict() {
         notes.push(v);
     }
-    if interrupted.load(Ordering::SeqCst) {
-        notes.push("interrupted: partial results".into());
-    }
     let summary = match writer.finish(&scenario.thresholds, notes, unix_ms()) {
         Ok(s) => s,
         Err(e) => {
