@@ -6,6 +6,7 @@
 # memory    (2) generator RSS per idle, logged-in, subscribed DDP VU (1,000 vs 10,000 VUs)
 # hold      (3) the most concurrent DDP VUs held 60 s against `serve --instances 2`
 # arrivals  (4) open model: requested vs achieved arrivals/s at 1k, 5k, 10k, 20k per second
+# profile   perf record of (1)'s rocketload run (needs perf: apt-get install linux-perf)
 # Loopback only; every run is bounded in time; every process started here is stopped by PID.
 # Needs: nginx, wrk (apt-get install -y nginx wrk), oha (cargo install --locked oha), jq.
 # Output: one JSON line per measurement on stdout, also appended to $OUT
@@ -148,9 +149,10 @@ stop_nginx() {
 nginx_requests() { curl -fsS "http://127.0.0.1:$NGINX_PORT/nginx_status" | awk 'NR == 3 { print $3 }'; }
 
 SERVER_PID=
-start_serve() { # INSTANCES USERS ROOMS MEMBERS -> SERVER_PID, URLS (comma-separated)
-  local log=$WORK/serve.log
-  "$BIN" serve --listen "127.0.0.1:$SERVE_PORT" --instances "$1" --seed-users "$2" --seed-rooms "$3" \
+start_serve() { # INSTANCES USERS ROOMS MEMBERS [PORT] -> SERVER_PID, URLS (comma-separated)
+  local port=${5:-$SERVE_PORT}
+  local log=$WORK/serve-$port.log
+  "$BIN" serve --listen "127.0.0.1:$port" --instances "$1" --seed-users "$2" --seed-rooms "$3" \
     --members-per-room "$4" --password pw >"$log" 2>&1 &
   SERVER_PID=$!
   PIDS+=("$SERVER_PID")
@@ -213,7 +215,7 @@ http_wrk() { # round -> emits, sets R_RPS R_CPU
 http_oha() {
   local s=$WORK/oha-$1.samples out=$WORK/oha-$1.json oha
   oha=$(command -v oha || echo "$HOME/.cargo/bin/oha")
-  taskset -c 1 "$oha" -z "${HTTP_SECS}s" -c "$HTTP_CONNS" --no-tui --output-format json "$(URL_INFO)" >"$out" 2>&1 &
+  taskset -c 1 "$oha" -z "${HTTP_SECS}s" -c "$HTTP_CONNS" --worker-threads 1 --no-tui --output-format json "$(URL_INFO)" >"$out" 2>&1 &
   local pid=$!
   PIDS+=("$pid")
   start_sampler "$pid" "$s"
@@ -221,7 +223,7 @@ http_oha() {
   stop_sampler
   R_RPS=$(jq -r '.summary.requestsPerSec | floor' "$out")
   R_CPU=$(busiest_cpu "$s")
-  emit "{\"bench\":\"http\",\"tool\":\"oha\",\"round\":$1,\"rps\":$R_RPS,\"cpu_cores\":$R_CPU,\"cpu_us_per_req\":$(awk -v c="$R_CPU" -v r="$R_RPS" 'BEGIN { printf "%.2f", c * 1e6 / r }'),\"peak_rss_kib\":$(peak_rss "$s"),\"cmd\":\"taskset -c 1 oha -z ${HTTP_SECS}s -c $HTTP_CONNS --no-tui --output-format json $(URL_INFO)\"}"
+  emit "{\"bench\":\"http\",\"tool\":\"oha\",\"round\":$1,\"rps\":$R_RPS,\"cpu_cores\":$R_CPU,\"cpu_us_per_req\":$(awk -v c="$R_CPU" -v r="$R_RPS" 'BEGIN { printf "%.2f", c * 1e6 / r }'),\"peak_rss_kib\":$(peak_rss "$s"),\"cmd\":\"taskset -c 1 oha -z ${HTTP_SECS}s -c $HTTP_CONNS --worker-threads 1 --no-tui --output-format json $(URL_INFO)\"}"
 }
 
 http_rocketload() {
@@ -275,7 +277,7 @@ ddp_run() {
   t0=$(date +%s%3N)
   TARGET_URLS="$urls_yaml" SOURCE_IPS="$ips" USERS=$users ROOMS=$rooms MEMBERS=$members \
     VUS=$vus RAMP=${ramp}s HOLD=${hold}s \
-    "$BIN" run "$BENCH/ddp-idle.yaml" --skip-provision --out "$dir" --quiet >"$WORK/$name.out" 2>&1 &
+    "$BIN" run "$BENCH/$DDP_SCENARIO" --skip-provision --out "$dir" --quiet >"$WORK/$name.out" 2>&1 &
   local pid=$!
   PIDS+=("$pid")
   start_sampler "$pid" "$s"
@@ -307,8 +309,10 @@ ddp_run() {
                sub: .metrics["ddp.sub.stream-room-messages"].p99_ms},
       generator_cpu_pct_max: .gauges["generator.cpu_pct"].max,
       notes: .notes }' "$sum")
-  emit "{\"bench\":\"$name\",\"vus\":$vus,\"exit\":$rc,\"gen_rss_hold_kib\":$(rss_between "$s" "$from" "$to"),\"gen_rss_peak_kib\":$(peak_rss "$s"),\"server_rss_hold_kib\":$(rss_between "$ss" "$from" "$to"),\"server_rss_peak_kib\":$(peak_rss "$ss"),\"counts\":$counts,\"run\":\"$dir\",\"cmd\":\"TARGET_URLS='$urls_yaml' SOURCE_IPS='$ips' USERS=$users ROOMS=$rooms MEMBERS=$members VUS=$vus RAMP=${ramp}s HOLD=${hold}s rocketload run benches/engine/ddp-idle.yaml --skip-provision --quiet\"}"
+  emit "{\"bench\":\"$name\",\"scenario\":\"$DDP_SCENARIO\",\"vus\":$vus,\"exit\":$rc,\"gen_rss_hold_kib\":$(rss_between "$s" "$from" "$to"),\"gen_rss_peak_kib\":$(peak_rss "$s"),\"server_rss_hold_kib\":$(rss_between "$ss" "$from" "$to"),\"server_rss_peak_kib\":$(peak_rss "$ss"),\"counts\":$counts,\"run\":\"$dir\",\"cmd\":\"TARGET_URLS='$urls_yaml' SOURCE_IPS='$ips' USERS=$users ROOMS=$rooms MEMBERS=$members VUS=$vus RAMP=${ramp}s HOLD=${hold}s rocketload run benches/engine/$DDP_SCENARIO --skip-provision --quiet\"}"
 }
+
+DDP_SCENARIO=${DDP_SCENARIO:-ddp-idle.yaml}
 
 ips_list() { # N -> "127.0.0.2, 127.0.0.3, ..." (N addresses)
   local i out=""
@@ -321,32 +325,81 @@ memory_bench() {
   local users=10000 rooms=100 members=100 n
   start_serve 2 "$users" "$rooms" "$members"
   local rss1=0 rss2=0 n1=0 n2=0
-  for n in ${MEM_VUS:-1000 10000}; do
+  # ddp-idle.yaml (REST login) holds 2 sockets per VU: 9,000 fits a 20,000-descriptor limit.
+  local default_vus="1000 9000"
+  [ "$DDP_SCENARIO" = ddp-idle.yaml ] || default_vus="1000 10000"
+  for n in ${MEM_VUS:-$default_vus}; do
     wait_quiet
     local ramp=$((n / 500 + 5))
-    ddp_run "memory-$n" "$n" "$ramp" 30 "$users" "$rooms" "$members" "$(ips_list 3)"
+    ddp_run "memory-${DDP_SCENARIO%.yaml}-$n" "$n" "$ramp" 30 "$users" "$rooms" "$members" "$(ips_list 3)"
     local r
     r=$(tail -1 "$OUT" | jq '.gen_rss_hold_kib')
     if [ "$n1" = 0 ]; then n1=$n; rss1=$r; else n2=$n; rss2=$r; fi
   done
   stop_serve
   if [ "$n2" != 0 ]; then
-    emit "{\"bench\":\"memory-slope\",\"from_vus\":$n1,\"to_vus\":$n2,\"rss_from_kib\":$rss1,\"rss_to_kib\":$rss2,\"kib_per_vu\":$(awk -v a="$rss1" -v b="$rss2" -v x="$n1" -v y="$n2" 'BEGIN { printf "%.1f", (b - a) / (y - x) }')}"
+    emit "{\"bench\":\"memory-slope\",\"scenario\":\"$DDP_SCENARIO\",\"from_vus\":$n1,\"to_vus\":$n2,\"rss_from_kib\":$rss1,\"rss_to_kib\":$rss2,\"kib_per_vu\":$(awk -v a="$rss1" -v b="$rss2" -v x="$n1" -v y="$n2" 'BEGIN { printf "%.1f", (b - a) / (y - x) }')}"
   fi
 }
 
+# Every socket is a file descriptor, and RLIMIT_NOFILE caps each process (20,000 in this
+# sandbox, which lacks CAP_SYS_RESOURCE to raise it). So the hold runs K pairs: serve process k
+# (--instances 2, every user seeded) and generator shard k/K (`--shard k/K`: a disjoint slice of
+# the users and VUs) aimed at it. Each shard resolves room ids on its own server.
 hold_bench() {
-  local n
+  local total=${HOLD_VUS:-50000} pairs=${HOLD_PAIRS:-3} ramp=${HOLD_RAMP:-120} hold=60
+  local scenario=${HOLD_SCENARIO:-ddp-idle-ddp.yaml}
+  local rooms=$((total / 100)) k
   widen_port_range
-  for n in ${HOLD_VUS:-50000}; do
-    # One room (100 members) per user; 7 source addresses (odd, so that with 2 instance
-    # URLs every address reaches both instances).
-    local rooms=$((n / 100))
-    start_serve "${HOLD_INSTANCES:-2}" "$n" "$rooms" 100
-    wait_quiet
-    ddp_run "hold-$n" "$n" "${HOLD_RAMP:-120}" 60 "$n" "$rooms" 100 "$(ips_list 7)"
-    stop_serve
+  local spids=() surls=()
+  for k in $(seq "$pairs"); do
+    start_serve 2 "$total" "$rooms" 100 $((SERVE_PORT + 10 * k))
+    spids+=("$SERVER_PID"); surls+=("$URLS")
   done
+  wait_quiet
+  local t0 gpids=() samplers=()
+  t0=$(date +%s%3N)
+  for k in $(seq "$pairs"); do
+    local dir=$WORK/runs/hold-$total-$k
+    rm -rf "$dir"
+    TARGET_URLS="$(echo "${surls[$((k - 1))]}" | sed 's/,/, /g')" SOURCE_IPS="$(ips_list 7)" \
+      USERS=$total ROOMS=$rooms MEMBERS=100 VUS=$total RAMP=${ramp}s HOLD=${hold}s \
+      "$BIN" run "$BENCH/$scenario" --skip-provision --shard "$k/$pairs" --out "$dir" --quiet \
+      >"$WORK/hold-$total-$k.out" 2>&1 &
+    gpids+=($!); PIDS+=($!)
+    start_sampler "$!" "$WORK/hold-$total-$k.gen.samples"; samplers+=("$SAMPLER_PID")
+    start_sampler "${spids[$((k - 1))]}" "$WORK/hold-$total-$k.srv.samples"; samplers+=("$SAMPLER_PID")
+  done
+  local p rc=0
+  for p in "${gpids[@]}"; do wait "$p" || rc=$?; done
+  kill "${samplers[@]}" 2>/dev/null || true
+  wait "${samplers[@]}" 2>/dev/null || true
+  local from=$((t0 + (ramp + hold / 2) * 1000)) to=$((t0 + (ramp + hold) * 1000))
+  local gen=0 srv=0 genpeak=0 srvpeak=0
+  for k in $(seq "$pairs"); do
+    gen=$((gen + $(rss_between "$WORK/hold-$total-$k.gen.samples" "$from" "$to")))
+    srv=$((srv + $(rss_between "$WORK/hold-$total-$k.srv.samples" "$from" "$to")))
+    genpeak=$((genpeak + $(peak_rss "$WORK/hold-$total-$k.gen.samples")))
+    srvpeak=$((srvpeak + $(peak_rss "$WORK/hold-$total-$k.srv.samples")))
+  done
+  # Shard totals: samples of every setup metric, errors by class, reconnects, VUs held.
+  local counts
+  counts=$(for k in $(seq "$pairs"); do cat "$WORK/runs/hold-$total-$k/summary.json"; done | jq -s -c '{
+      vus_max: (map(.gauges["vus.active"].max) | add),
+      login: (map(.metrics.login.count // 0) | add), login_err: (map(.metrics.login.errors // 0) | add),
+      connect: (map(.metrics["ddp.connect"].count // 0) | add),
+      connect_err: (map(.metrics["ddp.connect"].errors // 0) | add),
+      subscribed_ok: (map((.metrics["ddp.sub.stream-room-messages"].count // 0) - (.metrics["ddp.sub.stream-room-messages"].errors // 0)) | add),
+      sub_err: (map(.metrics["ddp.sub.stream-room-messages"].errors // 0) | add),
+      errors_by_class: (map(.metrics | to_entries[] | .value.errors_by_class | to_entries[]) | group_by(.key) | map({key: .[0].key, value: (map(.value) | add)}) | from_entries),
+      reconnects: (map(.counters["ddp.reconnects"] // 0) | add),
+      generator_cpu_pct_max: map(.gauges["generator.cpu_pct"].max),
+      notes: (map(.notes) | add) }')
+  # VUs still active in the last interval of the hold, per shard (a dropped VU would show here).
+  local held
+  held=$(for k in $(seq "$pairs"); do tail -2 "$WORK/runs/hold-$total-$k/intervals.jsonl" | head -1 | jq '.gauges["vus.active"]'; done | paste -sd+ - | bc)
+  emit "{\"bench\":\"hold\",\"scenario\":\"$scenario\",\"vus\":$total,\"pairs\":$pairs,\"exit\":$rc,\"vus_active_end_of_hold\":$held,\"gen_rss_hold_kib\":$gen,\"gen_rss_peak_kib\":$genpeak,\"server_rss_hold_kib\":$srv,\"server_rss_peak_kib\":$srvpeak,\"counts\":$counts,\"cmd\":\"for k in 1..$pairs: serve --instances 2 --seed-users $total --seed-rooms $rooms --members-per-room 100 --password pw (ports $((SERVE_PORT + 10)),+10..) and TARGET_URLS=<its 2 URLs> SOURCE_IPS='$(ips_list 7)' USERS=$total ROOMS=$rooms MEMBERS=100 VUS=$total RAMP=${ramp}s HOLD=${hold}s rocketload run benches/engine/$scenario --skip-provision --shard k/$pairs\"}"
+  for p in "${spids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   restore_port_range
 }
 
@@ -385,11 +438,29 @@ arrivals_bench() {
   stop_nginx
 }
 
+# ==== profile of (1): where rocketload's CPU goes per request ====================================
+profile_http() {
+  start_nginx
+  local dir=$WORK/runs/http-profile data=$WORK/perf-http.data
+  rm -rf "$dir"
+  TARGET_URL="http://127.0.0.1:$NGINX_PORT" VUS=$HTTP_CONNS DURATION=${HTTP_SECS}s \
+    taskset -c 1 perf record -F 1999 --call-graph dwarf,16384 -o "$data" -- \
+    "$BIN" run "$BENCH/http-info.yaml" --skip-provision --out "$dir" --quiet >"$WORK/perf-http.out" 2>&1
+  stop_nginx
+  perf report -i "$data" --no-children --stdio --percent-limit 0.7 --call-graph=none \
+    --sort symbol 2>/dev/null | grep -v '^$' >"$WORK/perf-http-self.txt"
+  perf report -i "$data" --children --stdio --percent-limit 3 --call-graph=none \
+    --sort symbol 2>/dev/null | grep -v '^$' >"$WORK/perf-http-children.txt"
+  echo "# perf: $WORK/perf-http-self.txt (self time), $WORK/perf-http-children.txt (inclusive)" >&2
+  head -60 "$WORK/perf-http-self.txt"
+}
+
 case "${1:-}" in
   http) http_bench ;;
+  profile) profile_http ;;
   memory) memory_bench ;;
   hold) hold_bench ;;
   arrivals) arrivals_bench ;;
   all) http_bench; memory_bench; arrivals_bench; hold_bench ;;
-  *) echo "usage: $0 http|memory|hold|arrivals|all" >&2; exit 2 ;;
+  *) echo "usage: $0 http|memory|hold|arrivals|all|profile" >&2; exit 2 ;;
 esac
