@@ -102,7 +102,11 @@ pub struct ServeArgs {
     #[arg(long)]
     pub metrics_listen: Option<SocketAddr>,
     /// CPU cost per operation kind, burned on the instance's thread, e.g.
-    /// `sendMessage=300us,login=2ms,default=50us`.
+    /// `sendMessage=300us,login=2ms,default=50us`. Kinds: a REST endpoint
+    /// after /api/v1/ (`login`, `chat.postMessage`, `info` for /api/info;
+    /// `method.call/x` costs `method.call` then `x`), a DDP method name
+    /// (`login`, `sendMessage`, `stream-notify-room`), `sub:<publication>`,
+    /// and `default` for every other.
     #[arg(long, value_name = "KIND=DURATION,...")]
     pub cost: Option<String>,
     /// Users to create at start: <prefix>1..<prefix>N.
