@@ -21,6 +21,32 @@ pub fn dispatch(cli: Cli) -> u8 {
     }
 }
 
+/// Raises the soft limit on open files to the hard limit (as wrk and k6
+/// do): every VU and every served session is a socket. Returns the limit
+/// now in force.
+pub fn raise_open_file_limit() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 0;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                lim = raised;
+            }
+        }
+    }
+    lim.rlim_cur
+}
+
 /// Prints an error with its chain of causes on stderr.
 pub fn report_error(err: &dyn std::error::Error) {
     eprintln!("error: {err}");

@@ -87,6 +87,19 @@ pub fn run(args: RunArgs) -> u8 {
         }
     };
 
+    let open_files = super::raise_open_file_limit();
+    let peak_vus = match scenario.load.model {
+        crate::scenario::Model::Closed => plan.profile().peak().ceil() as u64,
+        crate::scenario::Model::Open => u64::from(plan.max_vus()),
+    };
+    // A VU holds its websocket and, while it uses REST, a keep-alive connection.
+    if open_files > 0 && peak_vus * 2 + 64 > open_files {
+        eprintln!(
+            "warning: up to {peak_vus} VUs may need {} sockets, but this process may open {open_files} files \
+             (ulimit -n); raise the limit or spread the VUs over shards (--shard I/N)",
+            peak_vus * 2
+        );
+    }
     let code = runtime.block_on(measure(&args, &scenario, plan, server.as_ref()));
     if let Some(s) = server {
         s.shutdown();

@@ -16,6 +16,7 @@ pub fn run(args: ServeArgs) -> u8 {
         }
     };
     let (admin, password) = (cfg.admin_user.clone(), cfg.admin_password.clone());
+    let open_files = super::raise_open_file_limit();
     let server = match server::start(cfg) {
         Ok(s) => s,
         Err(e) => {
@@ -31,6 +32,10 @@ pub fn run(args: ServeArgs) -> u8 {
         let _ = writeln!(out, "metrics on {url}");
     }
     let _ = writeln!(out, "admin credentials: {admin} / {password}");
+    let _ = writeln!(
+        out,
+        "open-file limit {open_files}: at most that many sessions (ulimit -n)"
+    );
     let _ = out.flush();
     drop(out);
     let runtime = match tokio::runtime::Builder::new_current_thread()

@@ -39,6 +39,8 @@ pub struct RunCtx {
     /// First occurrence of each configuration-like problem (bad template,
     /// unknown room), reported once in the run's notes.
     notes: Mutex<BTreeSet<String>>,
+    /// Error classes already noted with their first cause.
+    error_classes: Mutex<BTreeSet<String>>,
 }
 
 impl RunCtx {
@@ -52,6 +54,7 @@ impl RunCtx {
             tracker,
             reconnects: AtomicU64::new(0),
             notes: Mutex::new(BTreeSet::new()),
+            error_classes: Mutex::new(BTreeSet::new()),
         }
     }
 
@@ -59,6 +62,25 @@ impl RunCtx {
         let mut notes = self.notes.lock().unwrap_or_else(|e| e.into_inner());
         if notes.len() < 50 {
             notes.insert(text);
+        }
+    }
+
+    /// Notes the first error of each class with its cause chain: the class
+    /// key alone (`connect`) would hide e.g. "Too many open files".
+    pub fn first_error(&self, metric: &str, class: &ErrorClass, err: &RcError) {
+        let key = class.key();
+        let first = {
+            let mut seen = self.error_classes.lock().unwrap_or_else(|e| e.into_inner());
+            seen.len() < 32 && seen.insert(key.clone())
+        };
+        if first {
+            let mut text = format!("first `{key}` error, on {metric}: {err}");
+            let mut source = std::error::Error::source(err);
+            while let Some(cause) = source {
+                text.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            self.note(text);
         }
     }
 
@@ -308,6 +330,14 @@ impl Vu {
         );
     }
 
+    /// Records a failed protocol call under its class; returns the class.
+    pub(crate) fn record_error(&mut self, name: &str, t: OpTimer, err: &RcError) -> ErrorClass {
+        let class = classify(err);
+        self.ctx.first_error(name, &class, err);
+        self.record(name, t, Err(class.clone()));
+        class
+    }
+
     /// Records the outcome of a protocol call and passes its value on.
     pub(crate) fn done<T>(&mut self, name: &str, t: OpTimer, r: Result<T, RcError>) -> Option<T> {
         match r {
@@ -316,7 +346,7 @@ impl Vu {
                 Some(v)
             }
             Err(e) => {
-                self.record(name, t, Err(classify(&e)));
+                self.record_error(name, t, &e);
                 None
             }
         }
@@ -422,11 +452,7 @@ impl Vu {
                 self.record(metric, t, Ok(()));
                 d
             }
-            Err(e) => {
-                let class = classify(&e);
-                self.record(metric, t, Err(class.clone()));
-                return Err(class);
-            }
+            Err(e) => return Err(self.record_error(metric, t, &e)),
         };
         self.sink.connected();
         self.ddp = Some(ddp.clone());

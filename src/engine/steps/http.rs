@@ -4,7 +4,6 @@
 use serde_json::Value;
 
 use crate::engine::clock::IterationClock;
-use crate::engine::errors::classify;
 use crate::engine::vu::Vu;
 use crate::metrics::ErrorClass;
 use crate::scenario::HttpStep;
@@ -74,7 +73,10 @@ impl Vu {
         };
         let resp = match r {
             Ok(resp) => resp,
-            Err(e) => return self.record(&metric, t, Err(classify(&e))),
+            Err(e) => {
+                self.record_error(&metric, t, &e);
+                return;
+            }
         };
         let status_ok = match step.expect_status {
             Some(s) => resp.status == s,
