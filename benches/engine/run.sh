@@ -395,9 +395,11 @@ hold_bench() {
       reconnects: (map(.counters["ddp.reconnects"] // 0) | add),
       generator_cpu_pct_max: map(.gauges["generator.cpu_pct"].max),
       notes: (map(.notes) | add) }')
-  # VUs still active in the last interval of the hold, per shard (a dropped VU would show here).
+  # VUs active in the last interval of the hold, summed over shards (a dropped VU shows here).
   local held
-  held=$(for k in $(seq "$pairs"); do tail -2 "$WORK/runs/hold-$total-$k/intervals.jsonl" | head -1 | jq '.gauges["vus.active"]'; done | paste -sd+ - | bc)
+  held=$(for k in $(seq "$pairs"); do
+    jq -s --argjson stop $((ramp + hold)) '[.[] | select(.elapsed_s <= $stop)] | last | .gauges["vus.active"]' \
+      "$WORK/runs/hold-$total-$k/intervals.jsonl"; done | paste -sd+ - | bc)
   emit "{\"bench\":\"hold\",\"scenario\":\"$scenario\",\"vus\":$total,\"pairs\":$pairs,\"exit\":$rc,\"vus_active_end_of_hold\":$held,\"gen_rss_hold_kib\":$gen,\"gen_rss_peak_kib\":$genpeak,\"server_rss_hold_kib\":$srv,\"server_rss_peak_kib\":$srvpeak,\"counts\":$counts,\"cmd\":\"for k in 1..$pairs: serve --instances 2 --seed-users $total --seed-rooms $rooms --members-per-room 100 --password pw (ports $((SERVE_PORT + 10)),+10..) and TARGET_URLS=<its 2 URLs> SOURCE_IPS='$(ips_list 7)' USERS=$total ROOMS=$rooms MEMBERS=100 VUS=$total RAMP=${ramp}s HOLD=${hold}s rocketload run benches/engine/$scenario --skip-provision --shard k/$pairs\"}"
   for p in "${spids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   restore_port_range
