@@ -147,9 +147,9 @@ async fn open_queue_absorbs_short_backlog() {
     run_open(fake.clone(), cfg, StopFlag::never(), shared).await;
     let (done, interrupted, dropped) = load(&counters);
     // By the end (1 s) arrivals 0..6 have started; 7..9 are still queued
-    // and dropped when the stages end; 6 was running and is cut short.
+    // and, being within max_queue, run after the stages end: none dropped.
     assert_eq!(done + interrupted + dropped, 10);
-    assert!(dropped > 0);
+    assert_eq!(dropped, 0);
     assert_eq!(fake.peak_busy.load(Ordering::SeqCst), 1);
 }
 

@@ -72,6 +72,19 @@ pub async fn run_open<D: VuDriver>(
         }
     }
 
+    // Arrivals due in the last moments may still sit in the queue: free VUs
+    // get them (within max_queue) before it closes, else they would count
+    // as dropped although nothing was short of VUs.
+    if ending == Ending::Completed {
+        let drain_until = Instant::now() + cfg.max_queue.min(cfg.graceful_stop);
+        while !queue.is_empty() && Instant::now() < drain_until {
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_millis(1)) => {}
+                _ = run_stop.stopped() => { ending = Ending::Interrupted; break; }
+            }
+        }
+    }
+
     // Arrivals not started by now never will be.
     if ending == Ending::Completed {
         shared.set_ending();
