@@ -1,6 +1,8 @@
 //! `http`: any REST request, with templated path/body/headers, the VU's
 //! session headers, captures into VU variables and an expected status.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use crate::engine::clock::IterationClock;
@@ -50,7 +52,11 @@ impl Vu {
                 return self.fail_now(&metric, c);
             }
         };
-        let metric = step.name.clone().unwrap_or_else(|| endpoint_metric(&path));
+        // Named steps (the usual case) borrow their name: no allocation per request.
+        let metric: Cow<str> = match &step.name {
+            Some(n) => Cow::Borrowed(n),
+            None => Cow::Owned(endpoint_metric(&path)),
+        };
         let body = match step.body.as_ref().map(|b| self.render_json(b)).transpose() {
             Ok(b) => b,
             Err(c) => return self.fail_now(&metric, c),
