@@ -1,5 +1,5 @@
 //! The typed errors of the protocol clients and the mapping of transport
-//! errors (reqwest, io, tungstenite) and Rocket.Chat error bodies onto them.
+//! errors (hyper, io, tungstenite) and Rocket.Chat error bodies onto them.
 
 use std::error::Error as StdError;
 use std::io;
@@ -90,7 +90,7 @@ fn chain<'a>(
 }
 
 /// The rustls error (certificate, handshake) in a chain, if any.
-fn tls_cause(err: &(dyn StdError + 'static)) -> Option<String> {
+pub(crate) fn tls_cause(err: &(dyn StdError + 'static)) -> Option<String> {
     chain(err)
         .find_map(|e| e.downcast_ref::<rustls::Error>())
         .map(ToString::to_string)
@@ -98,7 +98,7 @@ fn tls_cause(err: &(dyn StdError + 'static)) -> Option<String> {
 
 /// The most specific io::ErrorKind of a chain: wrappers often re-wrap an
 /// io error as `Other`, so a specific kind deeper down wins.
-fn io_kind(err: &(dyn StdError + 'static)) -> Option<io::ErrorKind> {
+pub(crate) fn io_kind(err: &(dyn StdError + 'static)) -> Option<io::ErrorKind> {
     let mut kinds = chain(err).filter_map(|e| e.downcast_ref::<io::Error>().map(io::Error::kind));
     let first = kinds.next()?;
     Some(if first == io::ErrorKind::Other {
@@ -109,7 +109,7 @@ fn io_kind(err: &(dyn StdError + 'static)) -> Option<io::ErrorKind> {
 }
 
 /// A full, one-line description of an error and its causes.
-fn chain_text(err: &(dyn StdError + 'static)) -> String {
+pub(crate) fn chain_text(err: &(dyn StdError + 'static)) -> String {
     let mut text = String::new();
     for e in chain(err) {
         let s = e.to_string();
@@ -138,27 +138,6 @@ pub(crate) fn from_io(err: io::Error, url: &str, what: &str) -> RcError {
             message: chain_text(&err),
         },
     }
-}
-
-/// Maps a reqwest error of a request to `url` (described by `what`).
-pub(crate) fn from_reqwest(err: reqwest::Error, url: &str, what: &str) -> RcError {
-    if let Some(tls) = tls_cause(&err) {
-        return RcError::Tls(format!("{url}: {tls}"));
-    }
-    let io_kind = io_kind(&err);
-    if err.is_timeout() || io_kind == Some(io::ErrorKind::TimedOut) {
-        return RcError::Timeout {
-            what: what.to_owned(),
-        };
-    }
-    if err.is_connect() || io_kind.is_some() || err.is_request() {
-        return RcError::Connect {
-            url: url.to_owned(),
-            refused: io_kind == Some(io::ErrorKind::ConnectionRefused),
-            message: chain_text(&err),
-        };
-    }
-    RcError::Protocol(format!("{what}: {}", chain_text(&err)))
 }
 
 /// Maps a tungstenite error met on the websocket to `url`.

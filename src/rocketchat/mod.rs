@@ -1,4 +1,4 @@
-//! Protocol clients for Rocket.Chat: REST over reqwest, DDP (Meteor's
+//! Protocol clients for Rocket.Chat: REST over HTTP/1.1 (hyper), DDP (Meteor's
 //! realtime protocol) over a websocket, login digests and the message tokens
 //! used for end-to-end delivery tracking.
 //!
@@ -8,6 +8,8 @@
 mod config;
 pub mod ddp;
 mod error;
+mod http1;
+mod net;
 pub mod rest;
 #[cfg(test)]
 mod tests;

@@ -1,84 +1,110 @@
-//! Rocket.Chat's REST API (`/api/v1/...`) over reqwest.
+//! Rocket.Chat's REST API (`/api/v1/...`) over HTTP/1.1 keep-alive
+//! connections ([`super::http1`]).
 //!
-//! One `reqwest::Client` per [`Rest`] value, so every virtual user has its
-//! own keep-alive connections, as a real browser would.
+//! Every virtual user has its own [`Rest`] and so its own connections, as a
+//! real browser would.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use reqwest::{Method, Url};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::{Method, Request, Uri};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
+use url::Url;
 
-use super::error::{from_reqwest, meteor_error, rest_error_name};
-use super::{ClientConfig, RcError, Session, tls};
+use super::error::{meteor_error, rest_error_name};
+use super::http1::{Http1, Origin, POOL_IDLE};
+use super::{ClientConfig, RcError, Session};
 
-/// How long an idle keep-alive connection is kept for reuse.
-const POOL_IDLE: Duration = Duration::from_secs(4);
-
-/// Status and parsed body of a REST response (any status).
+/// Status and body of a REST response (any status).
 #[derive(Clone, Debug)]
 pub struct RestResponse {
     pub status: u16,
-    /// The JSON body; a non-JSON body is a `Value::String`, an empty one `Null`.
-    pub body: Value,
+    /// The raw body; parsed only when someone asks ([`RestResponse::json`]).
+    pub body: Bytes,
 }
 
 impl RestResponse {
+    /// The body as JSON; a non-JSON body is a `Value::String`, an empty one `Null`.
+    pub fn json(&self) -> Value {
+        if self.body.is_empty() {
+            return Value::Null;
+        }
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&self.body).into_owned()))
+    }
+
     /// 2xx and not `"success": false`.
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
-            && self.body.get("success").and_then(Value::as_bool) != Some(false)
+            && self.json().get("success").and_then(Value::as_bool) != Some(false)
     }
 }
 
 /// REST client of one virtual user.
 pub struct Rest {
-    client: reqwest::Client,
-    base: Url,
+    http: Http1,
+    /// `http(s)://host:port`, for errors.
+    origin: Arc<Origin>,
+    /// The `Host` header.
+    host: HeaderValue,
+    /// Path of the base URL without its trailing slash (`""`, `/chat`).
+    prefix: String,
+    /// Extra headers of every request.
+    headers: HeaderMap,
+    timeout: Option<Duration>,
     session: Option<Session>,
+    /// `X-User-Id` and `X-Auth-Token` of the session, built once.
+    auth: Option<[HeaderValue; 2]>,
     /// Ids of `method.call` envelopes (any unique string does).
     call_seq: AtomicU64,
 }
 
 impl Rest {
-    /// A client for the deployment at `base_url` (`http(s)://host:port`).
+    /// A client for the deployment at `base_url` (`http(s)://host:port[/prefix]`).
+    /// Connects on the first request.
     pub fn new(base_url: &str, cfg: &ClientConfig) -> Result<Rest, RcError> {
-        let mut base = Url::parse(base_url)
+        let url = Url::parse(base_url)
             .map_err(|e| RcError::Protocol(format!("invalid base URL `{base_url}`: {e}")))?;
-        if !matches!(base.scheme(), "http" | "https") {
+        let https = match url.scheme() {
+            "http" => false,
+            "https" => true,
+            _ => {
+                return Err(RcError::Protocol(format!(
+                    "base URL `{base_url}` must start with http:// or https://"
+                )));
+            }
+        };
+        let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
             return Err(RcError::Protocol(format!(
-                "base URL `{base_url}` must start with http:// or https://"
+                "base URL `{base_url}` has no host"
             )));
-        }
-        // Joining relative paths needs a trailing slash on the base.
-        if !base.path().ends_with('/') {
-            let path = format!("{}/", base.path());
-            base.set_path(&path);
-        }
-        let mut builder = reqwest::Client::builder()
-            .default_headers(header_map(&cfg.headers)?)
-            .tls_backend_preconfigured((*tls::client_config(cfg.insecure)?).clone())
-            .tcp_nodelay(true)
-            // Node (so Rocket.Chat) closes idle keep-alive connections after
-            // 5 s: reusing one then races the server's close and fails a
-            // request. Dropping them sooner also frees ~20 KiB of buffers
-            // per idle virtual user.
-            .pool_idle_timeout(POOL_IDLE)
-            .no_proxy();
-        if let Some(limit) = cfg.limit() {
-            builder = builder.timeout(limit).connect_timeout(limit);
-        }
-        if let Some(ip) = cfg.source_ip {
-            builder = builder.local_address(ip);
-        }
-        let client = builder
-            .build()
-            .map_err(|e| from_reqwest(e, base_url, "building the HTTP client"))?;
+        };
+        let authority = match url.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_owned(),
+        };
+        let origin = Arc::new(Origin {
+            https,
+            host: host.to_owned(),
+            port,
+            url: format!("{}://{authority}", url.scheme()),
+        });
+        let host_value = HeaderValue::from_str(&authority)
+            .map_err(|_| RcError::Protocol(format!("base URL `{base_url}`: invalid host")))?;
         Ok(Rest {
-            client,
-            base,
+            http: Http1::new(origin.clone(), cfg)?,
+            origin,
+            host: host_value,
+            prefix: url.path().trim_end_matches('/').to_owned(),
+            headers: header_map(&cfg.headers)?,
+            timeout: cfg.limit(),
             session: None,
+            auth: None,
             call_seq: AtomicU64::new(1),
         })
     }
@@ -86,7 +112,27 @@ impl Rest {
     /// Sets (or clears) the session whose `X-User-Id`/`X-Auth-Token` headers
     /// authenticated requests carry.
     pub fn set_session(&mut self, s: Option<Session>) {
+        self.auth = s.as_ref().and_then(|s| {
+            Some([
+                HeaderValue::from_str(&s.user_id).ok()?,
+                HeaderValue::from_str(&s.token).ok()?,
+            ])
+        });
         self.session = s;
+    }
+
+    /// Closes idle connections (so a test can force new ones).
+    pub fn close_idle(&self) {
+        self.http.close_idle();
+    }
+
+    /// The user is about to pause for `d`: connections that would expire
+    /// meanwhile are closed now, which frees their buffers at once (an idle
+    /// virtual user should cost what a browser tab costs).
+    pub fn pause(&self, d: Duration) {
+        if d >= POOL_IDLE {
+            self.http.close_idle();
+        }
     }
 
     pub fn session(&self) -> Option<&Session> {
@@ -124,10 +170,10 @@ impl Rest {
         headers: &[(String, String)],
         auth: bool,
     ) -> Result<RestResponse, RcError> {
-        let method = Method::from_bytes(method.as_bytes())
-            .map_err(|_| RcError::Protocol(format!("invalid HTTP method `{method}`")))?;
-        let url = self.url(path)?;
-        self.send(method, url, body, headers, auth).await
+        let method = parse_method(method)?;
+        let uri = self.uri(path)?;
+        let body = body.map(to_bytes);
+        self.send(method, uri, body, headers, auth).await
     }
 
     /// Sends one authenticated request (when a session is set) and returns
@@ -139,10 +185,9 @@ impl Rest {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Value, RcError> {
-        let method = Method::from_bytes(method.as_bytes())
-            .map_err(|_| RcError::Protocol(format!("invalid HTTP method `{method}`")))?;
-        let url = self.url(path)?;
-        self.call_url(method, url, body).await
+        let method = parse_method(method)?;
+        let uri = self.uri(path)?;
+        self.call(method, uri, body).await
     }
 
     // ---- typed helpers -------------------------------------------------
@@ -195,9 +240,8 @@ impl Rest {
 
     /// `GET channels.info?roomName=`; `None` when no such channel exists.
     pub async fn channels_info(&self, name: &str) -> Result<Option<String>, RcError> {
-        let mut url = self.url("channels.info")?;
-        url.query_pairs_mut().append_pair("roomName", name);
-        match self.call_url(Method::GET, url, None).await {
+        let uri = self.uri(&format!("channels.info?roomName={}", form(name)))?;
+        match self.call(Method::GET, uri, None).await {
             Ok(v) => string_at(&v, "/channel/_id", "channels.info").map(Some),
             Err(RcError::Http { status: 404, .. }) => Ok(None),
             Err(RcError::Http {
@@ -211,11 +255,11 @@ impl Rest {
 
     /// `GET channels.history?roomId=&count=`; returns the whole body.
     pub async fn channels_history(&self, rid: &str, count: u32) -> Result<Value, RcError> {
-        let mut url = self.url("channels.history")?;
-        url.query_pairs_mut()
-            .append_pair("roomId", rid)
-            .append_pair("count", &count.to_string());
-        self.call_url(Method::GET, url, None).await
+        let uri = self.uri(&format!(
+            "channels.history?roomId={}&count={count}",
+            form(rid)
+        ))?;
+        self.call(Method::GET, uri, None).await
     }
 
     /// `POST chat.postMessage`; returns the stored `message`.
@@ -273,8 +317,8 @@ impl Rest {
 
     /// `GET /api/info` (no auth).
     pub async fn info(&self) -> Result<Value, RcError> {
-        let url = self.url("/api/info")?;
-        let resp = self.send(Method::GET, url, None, &[], false).await?;
+        let uri = self.uri("/api/info")?;
+        let resp = self.send(Method::GET, uri, None, &[], false).await?;
         check(resp, "/api/info")
     }
 
@@ -295,11 +339,9 @@ impl Rest {
         } else {
             "method.call"
         };
-        let mut url = self.url(route)?;
-        url.path_segments_mut()
-            .map_err(|()| RcError::Protocol(format!("base URL {} cannot take a path", self.base)))?
-            .push(method);
-        let v = self.call_url(Method::POST, url, Some(&body)).await?;
+        let segment = utf8_percent_encode(method, SEGMENT);
+        let uri = self.uri(&format!("{route}/{segment}"))?;
+        let v = self.call(Method::POST, uri, Some(&body)).await?;
         let endpoint = format!("{route}/{method}");
         let text = v.get("message").and_then(Value::as_str).ok_or_else(|| {
             RcError::Protocol(format!("{endpoint}: response has no `message` string"))
@@ -322,75 +364,106 @@ impl Rest {
 
     // ---- plumbing ------------------------------------------------------
 
-    fn url(&self, path: &str) -> Result<Url, RcError> {
-        let rel = match path.strip_prefix('/') {
-            Some(abs) => abs.to_owned(),
-            None => format!("api/v1/{path}"),
+    /// The request target of `path`: absolute paths go under the base URL's
+    /// path, others under its `/api/v1/`.
+    fn uri(&self, path: &str) -> Result<Uri, RcError> {
+        let target = match path.strip_prefix('/') {
+            Some(abs) => format!("{}/{abs}", self.prefix),
+            None => format!("{}/api/v1/{path}", self.prefix),
         };
-        self.base
-            .join(&rel)
-            .map_err(|e| RcError::Protocol(format!("invalid path `{path}`: {e}")))
+        Uri::try_from(target).map_err(|e| RcError::Protocol(format!("invalid path `{path}`: {e}")))
     }
 
-    async fn call_url(
-        &self,
-        method: Method,
-        url: Url,
-        body: Option<&Value>,
-    ) -> Result<Value, RcError> {
-        let endpoint = url.path().to_owned();
-        let resp = self.send(method, url, body, &[], true).await?;
+    /// An authenticated request whose success body is returned.
+    async fn call(&self, method: Method, uri: Uri, body: Option<&Value>) -> Result<Value, RcError> {
+        let endpoint = uri.path().to_owned();
+        let resp = self
+            .send(method, uri, body.map(to_bytes), &[], true)
+            .await?;
         check(resp, &endpoint)
     }
 
     async fn send(
         &self,
         method: Method,
-        url: Url,
-        body: Option<&Value>,
-        headers: &[(String, String)],
+        uri: Uri,
+        body: Option<Bytes>,
+        extra: &[(String, String)],
         auth: bool,
     ) -> Result<RestResponse, RcError> {
-        let what = format!("{method} {}", url.path());
-        let url_text = url.to_string();
-        let mut req = self.client.request(method, url);
-        if let (true, Some(s)) = (auth, &self.session) {
-            req = req
-                .header("X-User-Id", &s.user_id)
-                .header("X-Auth-Token", &s.token);
+        let has_body = body.is_some();
+        let mut req = Request::new(Full::new(body.unwrap_or_default()));
+        *req.method_mut() = method;
+        *req.uri_mut() = uri;
+        let h = req.headers_mut();
+        h.insert(header::HOST, self.host.clone());
+        if has_body {
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
         }
-        for (k, v) in headers {
-            req = req.header(k.as_str(), v.as_str());
+        for (k, v) in &self.headers {
+            h.append(k, v.clone());
         }
-        if let Some(b) = body {
-            req = req.json(b);
+        if let (true, Some([id, token])) = (auth, &self.auth) {
+            h.insert(HeaderName::from_static("x-user-id"), id.clone());
+            h.insert(HeaderName::from_static("x-auth-token"), token.clone());
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| from_reqwest(e, &url_text, &what))?;
-        let status = resp.status().as_u16();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| from_reqwest(e, &url_text, &what))?;
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        for (k, v) in extra {
+            let (name, value) = header(k, v)?;
+            h.append(name, value);
+        }
+        // Kept for the timeout's message only.
+        let what = || format!("{} {}{}", req.method(), self.origin.url, req.uri());
+        let reply = match self.timeout {
+            None => self.http.send(req).await?,
+            Some(limit) => {
+                let what = what();
+                match tokio::time::timeout(limit, self.http.send(req)).await {
+                    Ok(r) => r?,
+                    Err(_) => return Err(RcError::Timeout { what }),
+                }
+            }
         };
-        Ok(RestResponse { status, body })
+        Ok(RestResponse {
+            status: reply.status.as_u16(),
+            body: reply.body,
+        })
     }
+}
+
+/// Characters escaped in a path segment (RFC 3986 unreserved ones stay).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+fn parse_method(method: &str) -> Result<Method, RcError> {
+    Method::from_bytes(method.as_bytes())
+        .map_err(|_| RcError::Protocol(format!("invalid HTTP method `{method}`")))
+}
+
+/// `application/x-www-form-urlencoded` of one query value.
+fn form(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+fn to_bytes(v: &Value) -> Bytes {
+    Bytes::from(serde_json::to_vec(v).unwrap_or_default())
 }
 
 /// A success body, or the Rocket.Chat error it carries.
 fn check(resp: RestResponse, endpoint: &str) -> Result<Value, RcError> {
-    if resp.is_success() {
-        return Ok(resp.body);
+    let body = resp.json();
+    if (200..300).contains(&resp.status)
+        && body.get("success").and_then(Value::as_bool) != Some(false)
+    {
+        return Ok(body);
     }
-    let error = rest_error_name(&resp.body);
-    let body = match resp.body {
+    let error = rest_error_name(&body);
+    let body = match body {
         Value::String(s) => s,
         other => other.to_string(),
     };
@@ -402,13 +475,18 @@ fn check(resp: RestResponse, endpoint: &str) -> Result<Value, RcError> {
     })
 }
 
+fn header(k: &str, v: &str) -> Result<(HeaderName, HeaderValue), RcError> {
+    let name = HeaderName::from_bytes(k.as_bytes())
+        .map_err(|_| RcError::Protocol(format!("invalid header name `{k}`")))?;
+    let value = HeaderValue::from_str(v)
+        .map_err(|_| RcError::Protocol(format!("invalid value for header `{k}`")))?;
+    Ok((name, value))
+}
+
 fn header_map(headers: &[(String, String)]) -> Result<HeaderMap, RcError> {
     let mut map = HeaderMap::with_capacity(headers.len());
     for (k, v) in headers {
-        let name = HeaderName::from_bytes(k.as_bytes())
-            .map_err(|_| RcError::Protocol(format!("invalid header name `{k}`")))?;
-        let value = HeaderValue::from_str(v)
-            .map_err(|_| RcError::Protocol(format!("invalid value for header `{k}`")))?;
+        let (name, value) = header(k, v)?;
         map.append(name, value);
     }
     Ok(map)

@@ -286,7 +286,7 @@ impl Checker<'_> {
         }
         for (i, u) in t.urls.iter().enumerate() {
             let up = p.key("urls").idx(i);
-            match reqwest::Url::parse(u) {
+            match url::Url::parse(u) {
                 Ok(url) if !matches!(url.scheme(), "http" | "https") => {
                     self.err(&up, format!("`{u}`: expected an http:// or https:// URL"))
                 }

@@ -15,7 +15,11 @@ impl Vu {
     /// or when its kept connection dropped: it reconnects, then sleeps
     /// the rest.
     pub(crate) async fn think(&mut self, t: &Think) -> Flow {
-        let deadline = Instant::now() + think::sample(t, &mut self.rng);
+        let pause = think::sample(t, &mut self.rng);
+        if let Some(rest) = &self.rest {
+            rest.pause(pause);
+        }
+        let deadline = Instant::now() + pause;
         loop {
             let watch_drop = self.keep_connected;
             let sink = self.sink.clone();

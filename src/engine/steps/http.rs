@@ -92,8 +92,13 @@ impl Vu {
             return self.record(&metric, t, Err(ErrorClass::Http(resp.status)));
         }
         let mut outcome = Ok(());
+        // Parsed only when something is captured from it.
+        let body = match step.capture.is_empty() {
+            true => Value::Null,
+            false => resp.json(),
+        };
         for (var, pointer) in &step.capture {
-            match resp.body.pointer(pointer) {
+            match body.pointer(pointer) {
                 Some(Value::String(s)) => {
                     self.vars.insert(var.clone(), s.clone());
                 }

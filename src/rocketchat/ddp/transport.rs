@@ -1,16 +1,15 @@
 //! Opening the websocket: URL derivation, TCP (optionally from a chosen
 //! source address), TLS, the HTTP upgrade, and small per-socket buffers.
 
-use std::net::{IpAddr, SocketAddr};
-
-use reqwest::Url;
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+use url::Url;
 
-use crate::rocketchat::error::{from_io, from_ws};
+use crate::rocketchat::error::from_ws;
+use crate::rocketchat::net;
 use crate::rocketchat::{ClientConfig, RcError, tls};
 
 pub(crate) type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -64,19 +63,7 @@ pub(crate) async fn open(url: &Url, cfg: &ClientConfig) -> Result<WsStream, RcEr
     let host = url
         .host_str()
         .ok_or_else(|| RcError::Protocol(format!("{text}: no host")))?;
-    // IPv6 literals keep their brackets in host_str().
-    let literal = host.trim_start_matches('[').trim_end_matches(']');
-    let addrs: Vec<SocketAddr> = match literal.parse::<IpAddr>() {
-        Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => tokio::net::lookup_host((host, port))
-            .await
-            .map_err(|e| from_io(e, text, "resolving the host"))?
-            .collect(),
-    };
-    let tcp = connect_tcp(&addrs, cfg.source_ip, text).await?;
-    // Frames are small and latency-measured: no Nagle delay.
-    tcp.set_nodelay(true)
-        .map_err(|e| from_io(e, text, "setting TCP_NODELAY"))?;
+    let tcp = net::connect(host, port, cfg.source_ip, text).await?;
 
     let mut request = text
         .into_client_request()
@@ -102,54 +89,6 @@ pub(crate) async fn open(url: &Url, cfg: &ClientConfig) -> Result<WsStream, RcEr
     .await
     .map_err(|e| from_ws(e, text, "websocket upgrade"))?;
     Ok(ws)
-}
-
-/// Tries each resolved address in turn (those of the source address's family
-/// when one is set); the last failure is reported.
-async fn connect_tcp(
-    addrs: &[SocketAddr],
-    source: Option<IpAddr>,
-    url: &str,
-) -> Result<TcpStream, RcError> {
-    let mut last = None;
-    for &addr in addrs {
-        let attempt = match source {
-            Some(ip) if ip.is_ipv4() != addr.is_ipv4() => continue,
-            Some(ip) => {
-                let socket = if addr.is_ipv4() {
-                    TcpSocket::new_v4()
-                } else {
-                    TcpSocket::new_v6()
-                };
-                match socket.and_then(|s| s.bind(SocketAddr::new(ip, 0)).map(|()| s)) {
-                    Ok(s) => s.connect(addr).await,
-                    Err(e) => {
-                        return Err(RcError::Connect {
-                            url: url.to_owned(),
-                            refused: false,
-                            message: format!("cannot bind source address {ip}: {e}"),
-                        });
-                    }
-                }
-            }
-            None => TcpStream::connect(addr).await,
-        };
-        match attempt {
-            Ok(s) => return Ok(s),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(match last {
-        Some(e) => from_io(e, url, "connecting"),
-        None => RcError::Connect {
-            url: url.to_owned(),
-            refused: false,
-            message: match source {
-                Some(ip) => format!("no address of the family of source address {ip}"),
-                None => "host resolved to no address".to_owned(),
-            },
-        },
-    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Protocol tests against tiny in-test servers on 127.0.0.1:0.
 
 mod ddp;
+mod http1;
 mod rest;
 mod tls;
 

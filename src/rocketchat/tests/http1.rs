@@ -1,0 +1,165 @@
+//! The REST client's HTTP/1.1 connections against a scripted raw TCP
+//! server: keep-alive reuse, servers that close, chunked bodies, broken
+//! responses.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::config;
+use crate::rocketchat::{RcError, Rest};
+
+/// What the server does after reading a request on a connection.
+#[derive(Clone, Copy)]
+enum Then {
+    /// Answers with keep-alive and waits for the next request.
+    KeepAlive,
+    /// Answers, then closes the socket without saying so.
+    Close,
+    /// Answers with `Connection: close`, then closes.
+    SayClose,
+    /// Answers with a chunked body, keep-alive.
+    Chunked,
+    /// Promises 100 bytes, sends 10, closes.
+    Truncate,
+}
+
+/// Reads one request head (and a Content-Length body); false at EOF.
+async fn read_request(s: &mut TcpStream) -> bool {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        match s.read(&mut byte).await {
+            Ok(1) => buf.push(byte[0]),
+            _ => return false,
+        }
+    }
+    let head = String::from_utf8_lossy(&buf).to_ascii_lowercase();
+    let len = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).await.is_ok()
+}
+
+const BODY: &str = r#"{"success":true,"n":1}"#;
+
+/// Serves with `plan[i]` on the i-th connection (the last entry repeats);
+/// returns the base URL and the number of connections accepted so far.
+async fn server(plan: Vec<Then>) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            let n = count.fetch_add(1, Ordering::SeqCst);
+            let then = plan[n.min(plan.len() - 1)];
+            tokio::spawn(async move {
+                while read_request(&mut s).await {
+                    let reply = match then {
+                        Then::KeepAlive | Then::Close => format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{BODY}",
+                            BODY.len()
+                        ),
+                        Then::SayClose => format!(
+                            "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{BODY}",
+                            BODY.len()
+                        ),
+                        Then::Chunked => {
+                            let (a, b) = BODY.split_at(7);
+                            format!(
+                                "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{a}\r\n{:x}\r\n{b}\r\n0\r\n\r\n",
+                                a.len(),
+                                b.len()
+                            )
+                        }
+                        Then::Truncate => {
+                            "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"success\"".to_owned()
+                        }
+                    };
+                    if s.write_all(reply.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    if !matches!(then, Then::KeepAlive | Then::Chunked) {
+                        return; // drops (closes) the socket
+                    }
+                }
+            });
+        }
+    });
+    (url, accepted)
+}
+
+async fn get(rest: &Rest) -> Result<serde_json::Value, RcError> {
+    rest.call_json("GET", "me", None).await
+}
+
+#[tokio::test]
+async fn one_keep_alive_connection_serves_every_request() {
+    let (url, accepted) = server(vec![Then::KeepAlive]).await;
+    let rest = Rest::new(&url, &config()).unwrap();
+    for _ in 0..20 {
+        assert_eq!(get(&rest).await.unwrap()["n"], 1);
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_connection_the_server_closed_is_replaced() {
+    let (url, accepted) = server(vec![Then::Close]).await;
+    let rest = Rest::new(&url, &config()).unwrap();
+    for i in 1..=3 {
+        assert_eq!(get(&rest).await.unwrap()["n"], 1, "request {i}");
+        // Let the close arrive before the next request, as after an idle spell.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn connection_close_is_honoured() {
+    let (url, accepted) = server(vec![Then::SayClose]).await;
+    let rest = Rest::new(&url, &config()).unwrap();
+    for _ in 0..3 {
+        get(&rest).await.unwrap();
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn chunked_bodies_are_joined() {
+    let (url, accepted) = server(vec![Then::Chunked]).await;
+    let rest = Rest::new(&url, &config()).unwrap();
+    for _ in 0..3 {
+        assert_eq!(get(&rest).await.unwrap()["n"], 1);
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_truncated_response_is_an_error_and_the_next_request_works() {
+    let (url, accepted) = server(vec![Then::Truncate, Then::KeepAlive]).await;
+    let rest = Rest::new(&url, &config()).unwrap();
+    let err = get(&rest).await.unwrap_err();
+    assert!(matches!(err, RcError::Connect { .. }), "{err:?}");
+    assert_eq!(get(&rest).await.unwrap()["n"], 1);
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn idle_connections_can_be_closed() {
+    let (url, accepted) = server(vec![Then::KeepAlive]).await;
+    let rest = Rest::new(&url, &config()).unwrap();
+    get(&rest).await.unwrap();
+    rest.close_idle();
+    get(&rest).await.unwrap();
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+}
