@@ -414,15 +414,18 @@ impl Rest {
             let (name, value) = header(k, v)?;
             h.append(name, value);
         }
-        // Kept for the timeout's message only.
-        let what = || format!("{} {}{}", req.method(), self.origin.url, req.uri());
         let reply = match self.timeout {
             None => self.http.send(req).await?,
             Some(limit) => {
-                let what = what();
+                // Kept for the message of a timeout (cheap clones).
+                let (method, uri) = (req.method().clone(), req.uri().clone());
                 match tokio::time::timeout(limit, self.http.send(req)).await {
                     Ok(r) => r?,
-                    Err(_) => return Err(RcError::Timeout { what }),
+                    Err(_) => {
+                        return Err(RcError::Timeout {
+                            what: format!("{method} {}{uri}", self.origin.url),
+                        });
+                    }
                 }
             }
         };
