@@ -1,39 +1,47 @@
 //! HTTP/1.1 keep-alive connections to one origin, for the REST client.
 //!
-//! Each connection is hyper's HTTP/1 state machine driven inside the
-//! caller's task: no connection task, no channel hop and no per-request URL
-//! re-parsing, which is where a general-purpose client spends most of a
-//! load generator's CPU. Idle connections wait in a small pool; a virtual
-//! user, which sends one request at a time, uses one connection as a
-//! browser tab would, while provisioning (many requests at once from one
-//! admin client) opens as many as it runs concurrently.
+//! A load generator's request path should cost little more than its two
+//! syscalls. A request is encoded into the connection's reused write buffer
+//! and written at once; the response is read into its reused read buffer,
+//! the head parsed in place by `httparse`, the body framed by
+//! Content-Length, chunked encoding or the close. No task, channel or
+//! header map per request: with hyper's connection API (channels between
+//! the request handle and the connection) user-space CPU per request was
+//! 6-8x wrk's.
+//!
+//! Idle connections wait in a small pool: a virtual user, which sends one
+//! request at a time, uses one connection as a browser tab would;
+//! provisioning (many requests at once from one admin client) opens as many
+//! as it runs concurrently.
 
-use std::future::Future;
+use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::client::conn::http1::{self, Connection, SendRequest};
-use hyper::{Request, StatusCode};
-use hyper_util::rt::TokioIo;
+use bytes::{Buf, Bytes, BytesMut};
 use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_tungstenite::MaybeTlsStream;
 
-use super::error::{chain_text, from_io, io_kind, tls_cause};
+use super::error::from_io;
 use super::{ClientConfig, RcError, net, tls};
 
 /// Idle connections older than this are closed, not reused: Node (so
 /// Rocket.Chat) closes idle keep-alive connections after 5 s, and reusing
 /// one then races the server's close.
 pub(crate) const POOL_IDLE: Duration = Duration::from_secs(4);
-/// Largest response body accepted.
+/// A connection idle longer than this is checked for a close from the
+/// server before it is reused (one extra non-blocking read).
+const CHECK_AFTER: Duration = Duration::from_millis(200);
+/// Largest response head and body accepted.
+const MAX_HEAD: usize = 64 << 10;
 const MAX_BODY: usize = 64 << 20;
-
-type Io = TokioIo<MaybeTlsStream<TcpStream>>;
+const MAX_HEADERS: usize = 64;
+/// Read buffer of a connection: most REST replies fit in one read.
+const READ_CHUNK: usize = 8 << 10;
 
 /// Where requests go: scheme, host and port of the base URL.
 #[derive(Debug, Clone)]
@@ -46,26 +54,36 @@ pub(crate) struct Origin {
     pub url: String,
 }
 
-/// One keep-alive connection.
-struct Conn {
-    sender: SendRequest<Full<Bytes>>,
-    driver: Connection<Io, Full<Bytes>>,
-    /// The driver finished (the connection is closed).
-    ended: bool,
-    idle_since: Instant,
-}
-
 /// Status and body of a response.
 pub(crate) struct Reply {
-    pub status: StatusCode,
+    pub status: u16,
     pub body: Bytes,
 }
 
-/// A failed exchange, and whether the request surely never left: then it
-/// can go again on a new connection.
-struct Failed {
-    error: RcError,
-    unsent: Option<Request<Full<Bytes>>>,
+/// One request: `encode` appends its head (request line and headers, up to
+/// the blank line) to a buffer; it runs again if the request is retried.
+pub(crate) struct Outgoing<'a, F: Fn(&mut Vec<u8>)> {
+    pub encode: F,
+    pub body: &'a [u8],
+    /// HEAD: the response has no body whatever its headers say.
+    pub head_only: bool,
+    /// May go again on a new connection when a reused one turns out closed.
+    pub idempotent: bool,
+}
+
+/// One keep-alive connection.
+struct Conn {
+    io: MaybeTlsStream<TcpStream>,
+    rbuf: BytesMut,
+    wbuf: Vec<u8>,
+    idle_since: Instant,
+}
+
+/// How an exchange failed: before any byte of a response (a reused
+/// connection the server had closed), or later.
+enum Failure {
+    NoResponse(io::Error),
+    Error(RcError),
 }
 
 /// The connections of one client to one origin.
@@ -73,8 +91,8 @@ pub(crate) struct Http1 {
     origin: Arc<Origin>,
     source_ip: Option<std::net::IpAddr>,
     tls: Option<Arc<rustls::ClientConfig>>,
-    /// Boxed: a connection (with its TLS state) is kilobytes, and it moves
-    /// in and out of the pool and lives in request futures.
+    /// Boxed: a connection with its buffers and TLS state is kilobytes, and
+    /// it moves in and out of the pool and lives in request futures.
     #[allow(clippy::vec_box)]
     idle: Mutex<Vec<Box<Conn>>>,
 }
@@ -93,41 +111,48 @@ impl Http1 {
         })
     }
 
-    /// Sends `req` (origin-form URI, `Host` set) and reads the whole
-    /// response. A reused connection the server closed while it was idle
-    /// is replaced, and the request sent again, only when hyper hands the
-    /// request back unsent.
-    pub async fn send(&self, mut req: Request<Full<Bytes>>) -> Result<Reply, RcError> {
-        loop {
-            let (mut conn, reused) = match self.checkout() {
-                Some(c) => (c, true),
-                // Boxed: the TLS handshake's future is large, and it is rare.
-                None => (Box::pin(self.connect()).await?, false),
-            };
-            match exchange(&mut conn, req, &self.origin.url).await {
-                Ok(reply) => {
-                    self.checkin(conn);
+    /// Sends a request and reads the whole response. A reused connection
+    /// that gives no response at all (the server closed it while idle) is
+    /// replaced and an idempotent request sent again.
+    pub async fn send<F: Fn(&mut Vec<u8>)>(&self, req: &Outgoing<'_, F>) -> Result<Reply, RcError> {
+        let url = &self.origin.url;
+        if let Some(mut conn) = self.checkout() {
+            match exchange(&mut conn, req, url).await {
+                Ok((reply, keep)) => {
+                    if keep {
+                        self.checkin(conn);
+                    }
                     return Ok(reply);
                 }
-                Err(Failed {
-                    unsent: Some(again),
-                    ..
-                }) if reused => req = again,
-                Err(f) => return Err(f.error),
+                Err(Failure::NoResponse(_)) if req.idempotent => {}
+                Err(Failure::NoResponse(e)) => return Err(from_io(e, url, "reading the response")),
+                Err(Failure::Error(e)) => return Err(e),
             }
+        }
+        // Boxed: the TLS handshake's future is large, and it is rare.
+        let mut conn = Box::pin(self.connect()).await?;
+        match exchange(&mut conn, req, url).await {
+            Ok((reply, keep)) => {
+                if keep {
+                    self.checkin(conn);
+                }
+                Ok(reply)
+            }
+            Err(Failure::NoResponse(e)) => Err(from_io(e, url, "reading the response")),
+            Err(Failure::Error(e)) => Err(e),
         }
     }
 
-    /// Closes every idle connection (a virtual user about to idle longer
-    /// than the server keeps them).
+    /// Closes every idle connection.
     pub fn close_idle(&self) {
         self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
     fn checkout(&self) -> Option<Box<Conn>> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        while let Some(c) = idle.pop() {
-            if c.idle_since.elapsed() < POOL_IDLE && !c.sender.is_closed() {
+        while let Some(mut c) = idle.pop() {
+            let idle_for = c.idle_since.elapsed();
+            if idle_for < POOL_IDLE && (idle_for < CHECK_AFTER || c.still_open()) {
                 return Some(c);
             }
         }
@@ -135,9 +160,6 @@ impl Http1 {
     }
 
     fn checkin(&self, mut conn: Box<Conn>) {
-        if conn.ended || conn.sender.is_closed() {
-            return;
-        }
         conn.idle_since = Instant::now();
         self.idle
             .lock()
@@ -148,7 +170,7 @@ impl Http1 {
     async fn connect(&self) -> Result<Box<Conn>, RcError> {
         let o = &*self.origin;
         let tcp = net::connect(&o.host, o.port, self.source_ip, &o.url).await?;
-        let stream = match &self.tls {
+        let io = match &self.tls {
             None => MaybeTlsStream::Plain(tcp),
             Some(config) => {
                 let host = o.host.trim_start_matches('[').trim_end_matches(']');
@@ -162,134 +184,269 @@ impl Http1 {
                 MaybeTlsStream::Rustls(tls)
             }
         };
-        let (sender, driver) = http1::Builder::new()
-            .handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| from_hyper(&e, &o.url))?;
         Ok(Box::new(Conn {
-            sender,
-            driver,
-            ended: false,
+            io,
+            rbuf: BytesMut::new(),
+            wbuf: Vec::new(),
             idle_since: Instant::now(),
         }))
     }
 }
 
-/// One request and its whole response on `conn`.
-async fn exchange(conn: &mut Conn, req: Request<Full<Bytes>>, url: &str) -> Result<Reply, Failed> {
-    // Let the driver settle the previous exchange (or notice the server's
-    // close) before the connection takes a new request.
-    let ready = {
-        let Conn {
-            sender,
-            driver,
-            ended,
-            ..
-        } = conn;
-        drive(
-            driver,
-            ended,
-            std::future::poll_fn(|cx| sender.poll_ready(cx)),
+impl Conn {
+    /// False when the server closed the connection (or sent something
+    /// unasked) while it was idle. Never waits.
+    fn still_open(&mut self) -> bool {
+        let mut probe = [0u8; 1];
+        let mut rb = ReadBuf::new(&mut probe);
+        let mut cx = Context::from_waker(Waker::noop());
+        matches!(
+            Pin::new(&mut self.io).poll_read(&mut cx, &mut rb),
+            Poll::Pending
         )
-        .await
-    };
-    if !matches!(ready, Some(Ok(()))) {
-        // Closed while idle: the request never left.
-        return Err(Failed {
-            error: RcError::Connect {
-                url: url.to_owned(),
-                refused: false,
-                message: "connection closed by the server".to_owned(),
-            },
-            unsent: Some(req),
-        });
     }
-    let Conn {
-        sender,
-        driver,
-        ended,
-        ..
-    } = conn;
-    let response = drive(driver, ended, sender.try_send_request(req)).await;
-    let response = match response {
-        Some(Ok(r)) => r,
-        Some(Err(mut e)) => {
-            let unsent = e.take_message();
-            return Err(Failed {
-                error: from_hyper(e.error(), url),
-                unsent,
-            });
+
+    /// Reads more into the read buffer; an error at EOF.
+    async fn fill(&mut self) -> io::Result<()> {
+        if self.rbuf.capacity() - self.rbuf.len() < 1024 {
+            self.rbuf.reserve(READ_CHUNK);
         }
-        None => return Err(closed(url)),
-    };
-    let status = response.status();
-    let body = Limited::new(response.into_body(), MAX_BODY);
-    match drive(driver, ended, body.collect()).await {
-        Some(Ok(collected)) => Ok(Reply {
-            status,
-            body: collected.to_bytes(),
-        }),
-        Some(Err(e)) => Err(Failed {
-            error: match e.downcast_ref::<hyper::Error>() {
-                Some(h) => from_hyper(h, url),
-                None => RcError::Protocol(format!("{url}: response body: {e}")),
-            },
-            unsent: None,
-        }),
-        None => Err(closed(url)),
+        match self.io.read_buf(&mut self.rbuf).await? {
+            0 => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "connection closed before the response was complete",
+            )),
+            _ => Ok(()),
+        }
     }
 }
 
-fn closed(url: &str) -> Failed {
-    Failed {
-        error: RcError::Connect {
-            url: url.to_owned(),
-            refused: false,
-            message: "connection closed before the response was complete".to_owned(),
+/// What the head of a response says about its body.
+struct Head {
+    status: u16,
+    /// Bytes of the head (status line, headers, blank line).
+    len: usize,
+    framing: Framing,
+    keep_alive: bool,
+}
+
+enum Framing {
+    Length(usize),
+    Chunked,
+    /// Until the server closes.
+    Close,
+}
+
+/// One request and its whole response on `conn`; the reply and whether the
+/// connection can take another request.
+async fn exchange<F: Fn(&mut Vec<u8>)>(
+    conn: &mut Conn,
+    req: &Outgoing<'_, F>,
+    url: &str,
+) -> Result<(Reply, bool), Failure> {
+    let io_err = |e: io::Error| Failure::Error(from_io(e, url, "talking to the server"));
+    conn.wbuf.clear();
+    (req.encode)(&mut conn.wbuf);
+    conn.wbuf.extend_from_slice(req.body);
+    if let Err(e) = conn.io.write_all(&conn.wbuf).await {
+        return Err(Failure::NoResponse(e));
+    }
+    // The head: 1xx informational responses are skipped.
+    let head = loop {
+        match parse_head(&conn.rbuf, url).map_err(Failure::Error)? {
+            Some(h) if (100..200).contains(&h.status) => conn.rbuf.advance(h.len),
+            Some(h) => break h,
+            None if conn.rbuf.len() > MAX_HEAD => {
+                return Err(Failure::Error(RcError::Protocol(format!(
+                    "{url}: response head over {} KiB",
+                    MAX_HEAD >> 10
+                ))));
+            }
+            None => {
+                let first = conn.rbuf.is_empty();
+                if let Err(e) = conn.fill().await {
+                    return Err(match first {
+                        true => Failure::NoResponse(e),
+                        false => io_err(e),
+                    });
+                }
+            }
+        }
+    };
+    conn.rbuf.advance(head.len);
+    let no_body = req.head_only || head.status == 204 || head.status == 304;
+    let (body, keep) = match (no_body, head.framing) {
+        (true, _) => (Bytes::new(), head.keep_alive),
+        (false, Framing::Length(n)) => {
+            if n > MAX_BODY {
+                return Err(Failure::Error(too_large(url)));
+            }
+            while conn.rbuf.len() < n {
+                conn.fill().await.map_err(io_err)?;
+            }
+            (conn.rbuf.split_to(n).freeze(), head.keep_alive)
+        }
+        (false, Framing::Chunked) => (read_chunked(conn, url).await?, head.keep_alive),
+        (false, Framing::Close) => {
+            loop {
+                if conn.rbuf.len() > MAX_BODY {
+                    return Err(Failure::Error(too_large(url)));
+                }
+                match conn.fill().await {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
+                    Err(e) => return Err(io_err(e)),
+                }
+            }
+            (conn.rbuf.split().freeze(), false)
+        }
+    };
+    // Bytes nobody asked for: the connection's state is unknown.
+    let keep = keep && conn.rbuf.is_empty();
+    Ok((
+        Reply {
+            status: head.status,
+            body,
         },
-        unsent: None,
+        keep,
+    ))
+}
+
+fn too_large(url: &str) -> RcError {
+    RcError::Protocol(format!("{url}: response body over {} MiB", MAX_BODY >> 20))
+}
+
+/// The response head at the start of `buf`; `None` while incomplete.
+fn parse_head(buf: &[u8], url: &str) -> Result<Option<Head>, RcError> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut res = httparse::Response::new(&mut headers);
+    let len = match res.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => {
+            return Err(RcError::Protocol(format!("{url}: malformed response: {e}")));
+        }
+    };
+    let status = res.code.unwrap_or(0);
+    let mut keep_alive = res.version == Some(1);
+    let mut framing = Framing::Close;
+    for h in res.headers.iter() {
+        if h.name.eq_ignore_ascii_case("content-length") {
+            let n = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .ok_or_else(|| {
+                    RcError::Protocol(format!("{url}: invalid Content-Length in response"))
+                })?;
+            if !matches!(framing, Framing::Chunked) {
+                framing = Framing::Length(n);
+            }
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            // Chunked when it is the last coding; it overrides any length.
+            let last = h.value.rsplit(|&b| b == b',').next().unwrap_or_default();
+            if last.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+                framing = Framing::Chunked;
+            }
+        } else if h.name.eq_ignore_ascii_case("connection") {
+            for token in h.value.split(|&b| b == b',') {
+                let token = token.trim_ascii();
+                if token.eq_ignore_ascii_case(b"close") {
+                    keep_alive = false;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                    keep_alive = true;
+                }
+            }
+        }
+    }
+    Ok(Some(Head {
+        status,
+        len,
+        framing,
+        keep_alive,
+    }))
+}
+
+/// A chunked body, its chunks joined; trailers are read and dropped.
+async fn read_chunked(conn: &mut Conn, url: &str) -> Result<Bytes, Failure> {
+    let io_err = |e: io::Error| Failure::Error(from_io(e, url, "reading a chunked body"));
+    let bad = || Failure::Error(RcError::Protocol(format!("{url}: malformed chunked body")));
+    let mut body = BytesMut::new();
+    loop {
+        let (skip, size) = loop {
+            match httparse::parse_chunk_size(&conn.rbuf) {
+                Ok(httparse::Status::Complete(v)) => break v,
+                Ok(httparse::Status::Partial) if conn.rbuf.len() < MAX_HEAD => {
+                    conn.fill().await.map_err(io_err)?;
+                }
+                _ => return Err(bad()),
+            }
+        };
+        conn.rbuf.advance(skip);
+        let size = usize::try_from(size).map_err(|_| bad())?;
+        if size == 0 {
+            break;
+        }
+        if body.len() + size > MAX_BODY {
+            return Err(Failure::Error(too_large(url)));
+        }
+        while conn.rbuf.len() < size + 2 {
+            conn.fill().await.map_err(io_err)?;
+        }
+        body.extend_from_slice(&conn.rbuf[..size]);
+        if &conn.rbuf[size..size + 2] != b"\r\n" {
+            return Err(bad());
+        }
+        conn.rbuf.advance(size + 2);
+    }
+    // Trailer fields, then the blank line.
+    loop {
+        let Some(end) = conn.rbuf.windows(2).position(|w| w == b"\r\n") else {
+            if conn.rbuf.len() > MAX_HEAD {
+                return Err(bad());
+            }
+            conn.fill().await.map_err(io_err)?;
+            continue;
+        };
+        conn.rbuf.advance(end + 2);
+        if end == 0 {
+            return Ok(body.freeze());
+        }
     }
 }
 
-/// Polls `fut` while driving the connection; `None` when the connection
-/// ended first and `fut` cannot complete.
-async fn drive<F: Future>(
-    driver: &mut Connection<Io, Full<Bytes>>,
-    ended: &mut bool,
-    fut: F,
-) -> Option<F::Output> {
-    let mut fut = std::pin::pin!(fut);
-    std::future::poll_fn(|cx: &mut Context<'_>| {
-        // The driver first: what it reads completes `fut` in the same poll.
-        if !*ended && Pin::new(&mut *driver).poll(cx).is_ready() {
-            *ended = true;
-        }
-        match fut.as_mut().poll(cx) {
-            Poll::Ready(v) => Poll::Ready(Some(v)),
-            Poll::Pending if *ended => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
-        }
-    })
-    .await
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Maps a hyper error of an exchange with `url`.
-pub(crate) fn from_hyper(err: &hyper::Error, url: &str) -> RcError {
-    if let Some(tls) = tls_cause(err) {
-        return RcError::Tls(format!("{url}: {tls}"));
+    fn head(text: &str) -> Head {
+        parse_head(text.as_bytes(), "http://x").unwrap().unwrap()
     }
-    let kind = io_kind(err);
-    if err.is_timeout() || kind == Some(std::io::ErrorKind::TimedOut) {
-        return RcError::Timeout {
-            what: url.to_owned(),
-        };
+
+    #[test]
+    fn heads_frame_their_bodies() {
+        let h = head("HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n");
+        assert!(matches!(h.framing, Framing::Length(12)) && h.keep_alive);
+        let h = head(
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\ncontent-length: 3\r\n\r\n",
+        );
+        assert!(matches!(h.framing, Framing::Chunked));
+        let h = head("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+        assert!(matches!(h.framing, Framing::Close) && !h.keep_alive);
+        let h = head("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n");
+        assert!(!h.keep_alive);
+        let h = head("HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n");
+        assert!(h.keep_alive);
+        assert_eq!(head("HTTP/1.1 404 Not Found\r\n\r\n").status, 404);
     }
-    if kind.is_some() || err.is_incomplete_message() || err.is_canceled() || err.is_closed() {
-        return RcError::Connect {
-            url: url.to_owned(),
-            refused: kind == Some(std::io::ErrorKind::ConnectionRefused),
-            message: chain_text(err),
-        };
+
+    #[test]
+    fn partial_and_malformed_heads() {
+        assert!(
+            parse_head(b"HTTP/1.1 200 OK\r\nContent-Le", "u")
+                .unwrap()
+                .is_none()
+        );
+        assert!(parse_head(b"NOT HTTP\r\n\r\n", "u").is_err());
+        assert!(parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", "u").is_err());
     }
-    RcError::Protocol(format!("{url}: {}", chain_text(err)))
 }

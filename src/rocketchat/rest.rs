@@ -9,15 +9,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
-use hyper::{Method, Request, Uri};
+use http::Method;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 use url::Url;
 
 use super::error::{meteor_error, rest_error_name};
-use super::http1::{Http1, Origin, POOL_IDLE};
+use super::http1::{Http1, Origin, Outgoing, POOL_IDLE};
 use super::{ClientConfig, RcError, Session};
 
 /// Status and body of a REST response (any status).
@@ -171,9 +170,9 @@ impl Rest {
         auth: bool,
     ) -> Result<RestResponse, RcError> {
         let method = parse_method(method)?;
-        let uri = self.uri(path)?;
+        let uri = self.target(path)?;
         let body = body.map(to_bytes);
-        self.send(method, uri, body, headers, auth).await
+        self.send(method, &uri, body, headers, auth).await
     }
 
     /// Sends one authenticated request (when a session is set) and returns
@@ -186,7 +185,7 @@ impl Rest {
         body: Option<&Value>,
     ) -> Result<Value, RcError> {
         let method = parse_method(method)?;
-        let uri = self.uri(path)?;
+        let uri = self.target(path)?;
         self.call(method, uri, body).await
     }
 
@@ -240,7 +239,7 @@ impl Rest {
 
     /// `GET channels.info?roomName=`; `None` when no such channel exists.
     pub async fn channels_info(&self, name: &str) -> Result<Option<String>, RcError> {
-        let uri = self.uri(&format!("channels.info?roomName={}", form(name)))?;
+        let uri = self.target(&format!("channels.info?roomName={}", form(name)))?;
         match self.call(Method::GET, uri, None).await {
             Ok(v) => string_at(&v, "/channel/_id", "channels.info").map(Some),
             Err(RcError::Http { status: 404, .. }) => Ok(None),
@@ -255,7 +254,7 @@ impl Rest {
 
     /// `GET channels.history?roomId=&count=`; returns the whole body.
     pub async fn channels_history(&self, rid: &str, count: u32) -> Result<Value, RcError> {
-        let uri = self.uri(&format!(
+        let uri = self.target(&format!(
             "channels.history?roomId={}&count={count}",
             form(rid)
         ))?;
@@ -317,8 +316,8 @@ impl Rest {
 
     /// `GET /api/info` (no auth).
     pub async fn info(&self) -> Result<Value, RcError> {
-        let uri = self.uri("/api/info")?;
-        let resp = self.send(Method::GET, uri, None, &[], false).await?;
+        let uri = self.target("/api/info")?;
+        let resp = self.send(Method::GET, &uri, None, &[], false).await?;
         check(resp, "/api/info")
     }
 
@@ -340,7 +339,7 @@ impl Rest {
             "method.call"
         };
         let segment = utf8_percent_encode(method, SEGMENT);
-        let uri = self.uri(&format!("{route}/{segment}"))?;
+        let uri = self.target(&format!("{route}/{segment}"))?;
         let v = self.call(Method::POST, uri, Some(&body)).await?;
         let endpoint = format!("{route}/{method}");
         let text = v.get("message").and_then(Value::as_str).ok_or_else(|| {
@@ -366,73 +365,112 @@ impl Rest {
 
     /// The request target of `path`: absolute paths go under the base URL's
     /// path, others under its `/api/v1/`.
-    fn uri(&self, path: &str) -> Result<Uri, RcError> {
-        let target = match path.strip_prefix('/') {
+    fn target(&self, path: &str) -> Result<String, RcError> {
+        // Visible ASCII only: anything else would break the request line
+        // (percent-encode it in the scenario).
+        if path.is_empty() || !path.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(RcError::Protocol(format!(
+                "invalid path `{path}`: use visible ASCII, percent-encode the rest"
+            )));
+        }
+        Ok(match path.strip_prefix('/') {
             Some(abs) => format!("{}/{abs}", self.prefix),
             None => format!("{}/api/v1/{path}", self.prefix),
-        };
-        Uri::try_from(target).map_err(|e| RcError::Protocol(format!("invalid path `{path}`: {e}")))
+        })
     }
 
     /// An authenticated request whose success body is returned.
-    async fn call(&self, method: Method, uri: Uri, body: Option<&Value>) -> Result<Value, RcError> {
-        let endpoint = uri.path().to_owned();
-        let resp = self
-            .send(method, uri, body.map(to_bytes), &[], true)
-            .await?;
-        check(resp, &endpoint)
+    async fn call(
+        &self,
+        method: Method,
+        target: String,
+        body: Option<&Value>,
+    ) -> Result<Value, RcError> {
+        let body = body.map(to_bytes);
+        let resp = self.send(method, &target, body, &[], true).await?;
+        let endpoint = target.split('?').next().unwrap_or_default();
+        check(resp, endpoint)
     }
 
     async fn send(
         &self,
         method: Method,
-        uri: Uri,
-        body: Option<Bytes>,
+        target: &str,
+        body: Option<Vec<u8>>,
         extra: &[(String, String)],
         auth: bool,
     ) -> Result<RestResponse, RcError> {
-        let has_body = body.is_some();
-        let mut req = Request::new(Full::new(body.unwrap_or_default()));
-        *req.method_mut() = method;
-        *req.uri_mut() = uri;
-        let h = req.headers_mut();
-        h.insert(header::HOST, self.host.clone());
-        if has_body {
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-        }
-        for (k, v) in &self.headers {
-            h.append(k, v.clone());
-        }
-        if let (true, Some([id, token])) = (auth, &self.auth) {
-            h.insert(HeaderName::from_static("x-user-id"), id.clone());
-            h.insert(HeaderName::from_static("x-auth-token"), token.clone());
-        }
-        for (k, v) in extra {
-            let (name, value) = header(k, v)?;
-            h.append(name, value);
-        }
-        let reply = match self.timeout {
-            None => self.http.send(req).await?,
-            Some(limit) => {
-                // Kept for the message of a timeout (cheap clones).
-                let (method, uri) = (req.method().clone(), req.uri().clone());
-                match tokio::time::timeout(limit, self.http.send(req)).await {
-                    Ok(r) => r?,
-                    Err(_) => {
-                        return Err(RcError::Timeout {
-                            what: format!("{method} {}{uri}", self.origin.url),
-                        });
-                    }
+        let extra: Vec<(HeaderName, HeaderValue)> = extra
+            .iter()
+            .map(|(k, v)| header(k, v))
+            .collect::<Result<_, _>>()?;
+        let auth = self.auth.as_ref().filter(|_| auth);
+        let body = body.unwrap_or_default();
+        // A body-less GET says nothing of length; anything else does.
+        let length = !body.is_empty() || !matches!(method, Method::GET | Method::HEAD);
+        let encode = |out: &mut Vec<u8>| {
+            for part in [method.as_str().as_bytes(), b" ", target.as_bytes()] {
+                out.extend_from_slice(part);
+            }
+            out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
+            out.extend_from_slice(self.host.as_bytes());
+            out.extend_from_slice(b"\r\n");
+            if !body.is_empty() {
+                out.extend_from_slice(b"content-type: application/json\r\n");
+            }
+            if length {
+                out.extend_from_slice(b"content-length: ");
+                out.extend_from_slice(itoa(body.len(), &mut [0u8; 20]));
+                out.extend_from_slice(b"\r\n");
+            }
+            let auth = auth
+                .into_iter()
+                .flat_map(|[id, token]| [(&X_USER_ID, id), (&X_AUTH_TOKEN, token)]);
+            let fixed = self.headers.iter().chain(auth);
+            for (k, v) in fixed.chain(extra.iter().map(|(k, v)| (k, v))) {
+                for part in [k.as_str().as_bytes(), b": ", v.as_bytes(), b"\r\n"] {
+                    out.extend_from_slice(part);
                 }
             }
+            out.extend_from_slice(b"\r\n");
+        };
+        let req = Outgoing {
+            encode,
+            body: &body,
+            head_only: method == Method::HEAD,
+            idempotent: method.is_idempotent(),
+        };
+        let reply = match self.timeout {
+            None => self.http.send(&req).await?,
+            Some(limit) => match tokio::time::timeout(limit, self.http.send(&req)).await {
+                Ok(r) => r?,
+                Err(_) => {
+                    return Err(RcError::Timeout {
+                        what: format!("{method} {}{target}", self.origin.url),
+                    });
+                }
+            },
         };
         Ok(RestResponse {
-            status: reply.status.as_u16(),
+            status: reply.status,
             body: reply.body,
         })
+    }
+}
+
+static X_USER_ID: HeaderName = HeaderName::from_static("x-user-id");
+static X_AUTH_TOKEN: HeaderName = HeaderName::from_static("x-auth-token");
+
+/// Decimal digits of `n` in `buf`.
+fn itoa(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
     }
 }
 
@@ -453,8 +491,8 @@ fn form(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
-fn to_bytes(v: &Value) -> Bytes {
-    Bytes::from(serde_json::to_vec(v).unwrap_or_default())
+fn to_bytes(v: &Value) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_default()
 }
 
 /// A success body, or the Rocket.Chat error it carries.

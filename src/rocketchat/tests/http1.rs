@@ -24,6 +24,10 @@ enum Then {
     Chunked,
     /// Promises 100 bytes, sends 10, closes.
     Truncate,
+    /// `100 Continue` first, then the answer, keep-alive.
+    Continue,
+    /// HTTP/1.0, the body delimited by the close.
+    UntilClose,
 }
 
 /// Reads one request head (and a Content-Length body); false at EOF.
@@ -65,6 +69,11 @@ async fn server(plan: Vec<Then>) -> (String, Arc<AtomicUsize>) {
             tokio::spawn(async move {
                 while read_request(&mut s).await {
                     let reply = match then {
+                        Then::Continue => format!(
+                            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{BODY}",
+                            BODY.len()
+                        ),
+                        Then::UntilClose => format!("HTTP/1.0 200 OK\r\n\r\n{BODY}"),
                         Then::KeepAlive | Then::Close => format!(
                             "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{BODY}",
                             BODY.len()
@@ -88,7 +97,7 @@ async fn server(plan: Vec<Then>) -> (String, Arc<AtomicUsize>) {
                     if s.write_all(reply.as_bytes()).await.is_err() {
                         return;
                     }
-                    if !matches!(then, Then::KeepAlive | Then::Chunked) {
+                    if !matches!(then, Then::KeepAlive | Then::Chunked | Then::Continue) {
                         return; // drops (closes) the socket
                     }
                 }
@@ -161,5 +170,61 @@ async fn idle_connections_can_be_closed() {
     get(&rest).await.unwrap();
     rest.close_idle();
     get(&rest).await.unwrap();
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn informational_responses_are_skipped() {
+    let (url, accepted) = server(vec![Then::Continue]).await;
+    let rest = Rest::new(&url, &config()).unwrap();
+    for _ in 0..3 {
+        assert_eq!(get(&rest).await.unwrap()["n"], 1);
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_body_delimited_by_the_close_is_read_whole() {
+    let (url, accepted) = server(vec![Then::UntilClose]).await;
+    let rest = Rest::new(&url, &config()).unwrap();
+    for _ in 0..2 {
+        assert_eq!(get(&rest).await.unwrap()["n"], 1);
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+}
+
+/// A POST that met a connection closed under it is an error, never sent
+/// twice behind the scenario's back; a GET goes again.
+#[tokio::test]
+async fn only_idempotent_requests_go_again_on_a_closed_connection() {
+    let (url, accepted) = server(vec![Then::Close]).await;
+    let rest = Rest::new(&url, &config()).unwrap();
+    let empty = serde_json::json!({});
+    let post = || rest.call_json("POST", "me", Some(&empty));
+    post().await.unwrap();
+    // The close arrives, but too soon for the client to check before reuse.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let err = post().await.unwrap_err();
+    assert!(matches!(err, RcError::Connect { .. }), "{err:?}");
+    assert_eq!(post().await.unwrap()["n"], 1);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert_eq!(get(&rest).await.unwrap()["n"], 1);
+    assert_eq!(accepted.load(Ordering::SeqCst), 3);
+}
+
+/// After a longer idle spell the client looks before it reuses: a close
+/// from the server is noticed, and even a POST gets a fresh connection.
+#[tokio::test]
+async fn a_close_during_a_longer_idle_spell_is_noticed() {
+    let (url, accepted) = server(vec![Then::Close]).await;
+    let rest = Rest::new(&url, &config()).unwrap();
+    let empty = serde_json::json!({});
+    for _ in 0..2 {
+        assert_eq!(
+            rest.call_json("POST", "me", Some(&empty)).await.unwrap()["n"],
+            1
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
     assert_eq!(accepted.load(Ordering::SeqCst), 2);
 }
