@@ -4,6 +4,7 @@
 //! Every virtual user has its own [`Rest`] and so its own connections, as a
 //! real browser would.
 
+use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -419,9 +420,8 @@ impl Rest {
                 out.extend_from_slice(b"content-type: application/json\r\n");
             }
             if length {
-                out.extend_from_slice(b"content-length: ");
-                out.extend_from_slice(itoa(body.len(), &mut [0u8; 20]));
-                out.extend_from_slice(b"\r\n");
+                // Writing into a Vec cannot fail.
+                let _ = write!(out, "content-length: {}\r\n", body.len());
             }
             let auth = auth
                 .into_iter()
@@ -460,19 +460,6 @@ impl Rest {
 
 static X_USER_ID: HeaderName = HeaderName::from_static("x-user-id");
 static X_AUTH_TOKEN: HeaderName = HeaderName::from_static("x-auth-token");
-
-/// Decimal digits of `n` in `buf`.
-fn itoa(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &buf[i..];
-        }
-    }
-}
 
 /// Characters escaped in a path segment (RFC 3986 unreserved ones stay).
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
