@@ -42,6 +42,8 @@ const MAX_BODY: usize = 64 << 20;
 const MAX_HEADERS: usize = 64;
 /// Read buffer of a connection: most REST replies fit in one read.
 const READ_CHUNK: usize = 8 << 10;
+/// Buffers larger than this are dropped between requests.
+const KEEP_BUFFER: usize = 64 << 10;
 
 /// Where requests go: scheme, host and port of the base URL.
 #[derive(Debug, Clone)]
@@ -160,6 +162,14 @@ impl Http1 {
     }
 
     fn checkin(&self, mut conn: Box<Conn>) {
+        // A large response or request must not pin its buffer for the
+        // life of the connection.
+        if conn.rbuf.capacity() > KEEP_BUFFER {
+            conn.rbuf = BytesMut::new();
+        }
+        if conn.wbuf.capacity() > KEEP_BUFFER {
+            conn.wbuf = Vec::new();
+        }
         conn.idle_since = Instant::now();
         self.idle
             .lock()
