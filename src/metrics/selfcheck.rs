@@ -19,6 +19,9 @@ use super::registry::{Metrics, Sample};
 const TICK: Duration = Duration::from_millis(10);
 /// Lag p99 above this means the generator could not keep its own timers.
 const LAG_P99_LIMIT: Duration = Duration::from_millis(50);
+/// How the saturation note starts (the summary shows it loudly).
+pub const SATURATED: &str = "generator saturated";
+
 /// CPU share (percent of the available cores) counted as saturated.
 const CPU_LIMIT_PCT: f64 = 90.0;
 
@@ -105,7 +108,7 @@ fn verdict_of(lag_p99: Duration, cpu: &CpuStats) -> Option<String> {
         None
     } else {
         Some(format!(
-            "generator saturated: {}; latencies include the load generator's own delay, use more cores or shards",
+            "{SATURATED}: {}; latencies include the load generator's own delay, use more cores or shards",
             reasons.join(", ")
         ))
     }

@@ -144,8 +144,13 @@ pub fn print_summary(summary: &Summary, w: &mut dyn Write) -> io::Result<()> {
             )?;
         }
     }
+    // Only a saturated generator is loud: it invalidates the figures.
     for note in &summary.notes {
-        writeln!(w, "\n  !!! {note}")?;
+        let mark = match note.starts_with(crate::metrics::selfcheck::SATURATED) {
+            true => "!!!",
+            false => "note:",
+        };
+        writeln!(w, "\n  {mark} {note}")?;
     }
     Ok(())
 }
