@@ -20,6 +20,7 @@ use tokio::time::{Instant, sleep_until, timeout};
 
 use super::bus::{Frame, Outbox, Stream, Subscriber};
 use super::errors::MeteorError;
+use super::events;
 use super::ids;
 use super::methods::{self, Caller, Effect};
 use super::shapes::{self, Dates};
@@ -364,14 +365,21 @@ impl Session {
         }
         let shared = self.inst.shared.clone();
         let mut d = shared.store.write();
+        // Presence follows the connections: the first login of a user
+        // brings it online, its last disconnect offline, as Rocket.Chat
+        // tells `user-status` and presence listeners.
         if let Some(old) = self.user {
-            d.connection_changed(old, -1);
+            if let Some(status) = d.connection_changed(old, -1) {
+                events::status_changed(&shared.bus, &d, old, status);
+            }
             shared
                 .auth_sessions
                 .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         }
         if let Some(new) = user {
-            d.connection_changed(new, 1);
+            if let Some(status) = d.connection_changed(new, 1) {
+                events::status_changed(&shared.bus, &d, new, status);
+            }
             shared
                 .auth_sessions
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -500,15 +500,17 @@ impl Data {
         status
     }
 
-    /// A DDP connection logged in (+1) or went away (-1): automatic presence.
-    pub fn connection_changed(&mut self, user: UserIx, delta: i32) {
+    /// A DDP connection logged in (+1) or went away (-1): automatic
+    /// presence. Returns the new status when it changed.
+    pub fn connection_changed(&mut self, user: UserIx, delta: i32) -> Option<Status> {
         let u = self.user_mut(user);
         u.connections = u.connections.saturating_add_signed(delta);
-        u.status = match (u.connections, u.chosen_status) {
+        let status = match (u.connections, u.chosen_status) {
             (0, _) => Status::Offline,
             (_, Some(s)) => s,
             (_, None) => Status::Online,
         };
+        (std::mem::replace(&mut u.status, status) != status).then_some(status)
     }
 }
 

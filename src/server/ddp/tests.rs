@@ -462,6 +462,63 @@ async fn user_streams_and_presence() {
     assert_eq!(presence["fields"]["args"][0], json!(["load-1", 3, ""]));
 }
 
+/// Presence follows the connections: a user's first login brings it
+/// online, its last disconnect offline, on `user-status` and on its
+/// `stream-user-presence` topic.
+#[tokio::test]
+async fn automatic_presence_is_broadcast() {
+    let s = start(|_| {});
+    let mut watcher = Ws::connected(&s.urls()[0]).await;
+    watcher.login("load-2", "pw").await;
+    let mut a = Ws::connected(&s.urls()[1]).await;
+    let uid_a = a.login("load-1", "pw").await["result"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    a.ws.close(None).await.unwrap();
+    drop(a);
+    let _ = watcher.drain().await;
+    assert_eq!(
+        watcher
+            .sub("stream-notify-logged", json!(["user-status", false]))
+            .await["msg"],
+        "ready"
+    );
+    assert_eq!(
+        watcher
+            .sub("stream-user-presence", json!(["", {"added":[uid_a]}]))
+            .await["msg"],
+        "ready"
+    );
+    let status_of = |v: &Value| match v["fields"]["eventName"].as_str() {
+        Some("user-status") if v["fields"]["args"][0][0] == uid_a.as_str() => {
+            v["fields"]["args"][0][2].as_u64()
+        }
+        _ => None,
+    };
+    // Online (1) on the first login; a second connection changes nothing.
+    let mut a = Ws::connected(&s.urls()[1]).await;
+    a.login("load-1", "pw").await;
+    let mut a2 = Ws::connected(&s.urls()[0]).await;
+    a2.login("load-1", "pw").await;
+    let got = watcher.drain().await;
+    let seen: Vec<u64> = got.iter().filter_map(status_of).collect();
+    assert_eq!(seen, vec![1], "{got:?}");
+    let presence = got
+        .iter()
+        .find(|v| v["collection"] == "stream-user-presence")
+        .expect("presence event");
+    assert_eq!(presence["fields"]["args"][0], json!(["load-1", 1, ""]));
+    // Offline (0) only when the last connection goes.
+    a2.ws.close(None).await.unwrap();
+    drop(a2);
+    assert!(watcher.drain().await.iter().all(|v| status_of(v).is_none()));
+    a.ws.close(None).await.unwrap();
+    drop(a);
+    let (offline, _) = watcher.recv_until(|v| status_of(v).is_some()).await;
+    assert_eq!(status_of(&offline), Some(0));
+}
+
 #[tokio::test]
 async fn methods_for_rooms_and_history() {
     let s = start(|_| {});
