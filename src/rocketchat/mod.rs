@@ -1,6 +1,6 @@
-//! Protocol clients for Rocket.Chat: REST over HTTP/1.1 (hyper), DDP (Meteor's
-//! realtime protocol) over a websocket, login digests and the message tokens
-//! used for end-to-end delivery tracking.
+//! Protocol clients for Rocket.Chat: REST over our own HTTP/1.1
+//! connections, DDP (Meteor's realtime protocol) over a websocket, login
+//! digests and the message tokens used for end-to-end delivery tracking.
 //!
 //! This module knows nothing of scheduling, metrics or the reference server:
 //! it turns protocol exchanges into values or typed [`RcError`]s.
