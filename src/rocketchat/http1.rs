@@ -118,7 +118,14 @@ impl Http1 {
     /// replaced and an idempotent request sent again.
     pub async fn send<F: Fn(&mut Vec<u8>)>(&self, req: &Outgoing<'_, F>) -> Result<Reply, RcError> {
         let url = &self.origin.url;
-        if let Some(mut conn) = self.checkout() {
+        let mut pooled = self.checkout();
+        loop {
+            let reused = pooled.is_some();
+            let mut conn = match pooled.take() {
+                Some(c) => c,
+                // Boxed: the TLS handshake's future is large, and it is rare.
+                None => Box::pin(self.connect()).await?,
+            };
             match exchange(&mut conn, req, url).await {
                 Ok((reply, keep)) => {
                     if keep {
@@ -126,22 +133,13 @@ impl Http1 {
                     }
                     return Ok(reply);
                 }
-                Err(Failure::NoResponse(_)) if req.idempotent => {}
-                Err(Failure::NoResponse(e)) => return Err(from_io(e, url, "reading the response")),
+                // Once at most: the next attempt is on a new connection.
+                Err(Failure::NoResponse(_)) if reused && req.idempotent => {}
+                Err(Failure::NoResponse(e)) => {
+                    return Err(from_io(e, url, "reading the response"));
+                }
                 Err(Failure::Error(e)) => return Err(e),
             }
-        }
-        // Boxed: the TLS handshake's future is large, and it is rare.
-        let mut conn = Box::pin(self.connect()).await?;
-        match exchange(&mut conn, req, url).await {
-            Ok((reply, keep)) => {
-                if keep {
-                    self.checkin(conn);
-                }
-                Ok(reply)
-            }
-            Err(Failure::NoResponse(e)) => Err(from_io(e, url, "reading the response")),
-            Err(Failure::Error(e)) => Err(e),
         }
     }
 
