@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::Method;
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::header::{CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 use url::Url;
@@ -407,16 +407,25 @@ impl Rest {
             .collect::<Result<_, _>>()?;
         let auth = self.auth.as_ref().filter(|_| auth);
         let body = body.unwrap_or_default();
+        // A `Host` or `Content-Type` of the scenario's replaces ours (a
+        // virtual host behind an ingress reached by IP, a non-JSON body).
+        let given = |name: &HeaderName| {
+            self.headers.contains_key(name) || extra.iter().any(|(k, _)| k == name)
+        };
+        let (own_host, own_type) = (!given(&HOST), !body.is_empty() && !given(&CONTENT_TYPE));
         // A body-less GET says nothing of length; anything else does.
         let length = !body.is_empty() || !matches!(method, Method::GET | Method::HEAD);
         let encode = |out: &mut Vec<u8>| {
             for part in [method.as_str().as_bytes(), b" ", target.as_bytes()] {
                 out.extend_from_slice(part);
             }
-            out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
-            out.extend_from_slice(self.host.as_bytes());
-            out.extend_from_slice(b"\r\n");
-            if !body.is_empty() {
+            out.extend_from_slice(b" HTTP/1.1\r\n");
+            if own_host {
+                for part in [b"host: ", self.host.as_bytes(), b"\r\n"] {
+                    out.extend_from_slice(part);
+                }
+            }
+            if own_type {
                 out.extend_from_slice(b"content-type: application/json\r\n");
             }
             if length {

@@ -228,3 +228,41 @@ async fn a_close_during_a_longer_idle_spell_is_noticed() {
     }
     assert_eq!(accepted.load(Ordering::SeqCst), 2);
 }
+
+/// A scenario's `Host` or `Content-Type` header replaces the client's own
+/// (one of each on the wire).
+#[tokio::test]
+async fn given_host_and_content_type_replace_the_defaults() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).await.unwrap() == 1 {
+            head.push(byte[0]);
+        }
+        let body = serde_json::json!({ "head": String::from_utf8_lossy(&head) }).to_string();
+        let reply = format!(
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(reply.as_bytes()).await.unwrap();
+    });
+    let rest = Rest::new(&url, &config()).unwrap();
+    let headers = [
+        ("Host".to_owned(), "chat.example.com".to_owned()),
+        ("Content-Type".to_owned(), "text/plain".to_owned()),
+    ];
+    let r = rest
+        .request("POST", "x", Some(&serde_json::json!("hi")), &headers, false)
+        .await
+        .unwrap();
+    let head = r.json()["head"].as_str().unwrap().to_ascii_lowercase();
+    let lines: Vec<&str> = head.lines().collect();
+    let count = |name: &str| lines.iter().filter(|l| l.starts_with(name)).count();
+    assert_eq!((count("host:"), count("content-type:")), (1, 1), "{head}");
+    assert!(lines.contains(&"host: chat.example.com"), "{head}");
+    assert!(lines.contains(&"content-type: text/plain"), "{head}");
+    assert!(lines.contains(&"content-length: 4"), "{head}");
+}
