@@ -365,6 +365,37 @@ async fn channels_create_join_and_rooms() {
     )
     .await;
     assert_eq!(status, 200);
+    // Members, by username, paged.
+    let (status, body) = get(
+        &c,
+        &url,
+        &format!("channels.members?roomId={rid}"),
+        Some(&b),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let names: Vec<&str> = body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["load-1", "load-2", "load-3"]);
+    assert_eq!(
+        (body["total"].clone(), body["count"].clone()),
+        (json!(3), json!(3))
+    );
+    assert_eq!(body["members"][0]["_id"], a.0.as_str());
+    assert!(body["members"][0]["status"].is_string());
+    let page = format!("channels.members?roomId={rid}&offset=1&count=1");
+    let (_, body) = get(&c, &url, &page, Some(&b)).await;
+    assert_eq!(body["members"][0]["username"], "load-2");
+    assert_eq!(
+        (body["offset"].clone(), body["total"].clone()),
+        (json!(1), json!(3))
+    );
+    let (status, _) = get(&c, &url, "channels.members?roomId=nope", Some(&b)).await;
+    assert_eq!(status, 400);
     let (_, rooms) = get(&c, &url, "rooms.get", Some(&b)).await;
     let names: Vec<&str> = rooms["update"]
         .as_array()

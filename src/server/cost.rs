@@ -16,7 +16,7 @@
 //! - REST: the endpoint name after `/api/v1/`, e.g. `login`, `logout`, `me`,
 //!   `info` (for `/api/info`), `chat.postMessage`, `chat.sendMessage`,
 //!   `channels.create`, `channels.join`, `channels.history`, `channels.info`,
-//!   `users.register`, `users.create`, `users.setStatus`, `subscriptions.get`,
+//!   `channels.members`, `users.register`, `users.create`, `users.setStatus`, `subscriptions.get`,
 //!   `subscriptions.read`, `rooms.get`, `method.call` (the REST form of a DDP
 //!   method also burns the method's own name).
 //! - DDP methods: the method name, e.g. `login`, `sendMessage`,

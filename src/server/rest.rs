@@ -205,8 +205,8 @@ fn route(method: &Method, endpoint: &str) -> Option<bool> {
         {
             true
         }
-        "channels.history" | "channels.messages" | "channels.info" | "rooms.get"
-        | "subscriptions.get"
+        "channels.history" | "channels.messages" | "channels.info" | "channels.members"
+        | "rooms.get" | "subscriptions.get"
             if get =>
         {
             true
@@ -483,6 +483,32 @@ impl Ctx<'_> {
                     )
                 })?;
                 Ok(json!({ "channel": shapes::room(&d, d.room(room), Dates::Iso) }))
+            }
+            "channels.members" => {
+                let rid = self.query_room_id(q)?;
+                let offset = query_usize(q, "offset", 0);
+                let count = query_usize(q, "count", 50).min(1000);
+                let d = shared.store.read();
+                let room = d
+                    .room_by_id(&rid)
+                    .ok_or_else(|| MeteorError::invalid_room("channels.members"))?;
+                let r = d.room(room);
+                // Rocket.Chat sorts by username; so do we (and pages stay stable).
+                let mut all: Vec<_> = r.members.keys().map(|&u| d.user(u)).collect();
+                all.sort_unstable_by(|a, b| a.username.cmp(&b.username));
+                let members: Vec<Value> = all
+                    .iter()
+                    .skip(offset)
+                    .take(count)
+                    .map(|u| {
+                        json!({"_id": u.id, "username": u.username, "name": u.name,
+                            "status": u.status.as_str()})
+                    })
+                    .collect();
+                Ok(
+                    json!({ "count": members.len(), "members": members, "offset": offset,
+                    "total": all.len() }),
+                )
             }
             "channels.history" => {
                 let rid = self.query_room_id(q)?;
