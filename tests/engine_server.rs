@@ -430,3 +430,62 @@ async fn lost_deliveries_are_counted() {
     assert!(lost + out.ok("message.e2e") >= (sent - 6) * 6);
     server.shutdown();
 }
+
+const PRESENCE: &str = r#"
+name: presence
+users: { count: 2, prefix: pres-, password: pw-123 }
+rooms: { count: 1, prefix: pres-room-, members_per_room: 2 }
+load: { model: closed, vus: 2, duration: 1s, graceful_stop: 1s }
+behaviours:
+  - name: watcher
+    setup:
+      - login: { via: ddp }
+      - subscribe: { stream: presence }
+    steps:
+      - think: 200ms
+"#;
+
+struct Nop;
+impl rocketload::rocketchat::EventSink for Nop {
+    fn event(&self, _: rocketload::rocketchat::DdpEvent<'_>) {}
+}
+
+/// Presence lists come from the server, so a shard watches the users of
+/// every shard: shard 2/2 provisions only `pres-2`, whose one room mate
+/// `pres-1` belongs to shard 1/2. While shard 2 runs, `pres-1` comes
+/// online: its VU must get that presence event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_watches_users_of_other_shards() {
+    let server = start_server();
+    let urls = server.urls().to_vec();
+    let first = run_with(
+        plan_of(PRESENCE, &urls, Some((1, 2)), false),
+        async {},
+        None,
+    )
+    .await;
+    assert_eq!(first.ok("login"), 1);
+    let deliveries = || server.stats()["deliveries"].as_u64().unwrap_or(0);
+    let mut seen = 0;
+    let online = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let cfg = rocketload::rocketchat::ClientConfig::default();
+        let ddp =
+            match rocketload::rocketchat::Ddp::connect(&urls[0], &cfg, std::sync::Arc::new(Nop))
+                .await
+            {
+                Ok(d) => d,
+                Err(e) => panic!("connect: {e}"),
+            };
+        let before = deliveries();
+        if let Err(e) = ddp.login_password("pres-1", "pw-123").await {
+            panic!("login: {e}");
+        }
+        seen = deliveries() - before;
+        ddp.close().await;
+    };
+    let second = run_with(plan_of(PRESENCE, &urls, Some((2, 2)), false), online, None).await;
+    assert_eq!(second.ok("ddp.sub.stream-user-presence"), 1);
+    assert_eq!(seen, 1, "presence events delivered when pres-1 came online");
+    server.shutdown();
+}

@@ -2,7 +2,10 @@
 //! rooms; becomes the current room), `current` (the last room picked),
 //! `joined` (every room of the VU), or a room name template. Names are
 //! resolved to ids through the World, asking the server (`channels.info`)
-//! the first time a name is unknown.
+//! the first time a name is unknown. Member lists (for presence) come from
+//! the server too.
+
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -109,6 +112,32 @@ impl Vu {
             }
             Err(e) => Err(classify(&e)),
         }
+    }
+
+    /// User ids of a room's members for presence subscriptions: the
+    /// server's list (`channels.members`, first 100 by username, as the web
+    /// client's member list shows them), fetched once per room for the whole
+    /// run, so each shard sees every shard's users. Without a REST session,
+    /// or when the server cannot list members, the users this shard
+    /// provisioned.
+    pub(crate) async fn member_ids(&mut self, room: &RoomRef) -> Arc<[String]> {
+        if let Some(ids) = self.ctx.world.listed_members(&room.id) {
+            return ids;
+        }
+        if let (Some(rest), Some(_)) = (&self.rest, &self.session) {
+            match rest.channels_members(&room.id, 100).await {
+                Ok(ids) => {
+                    let ids: Arc<[String]> = ids.into();
+                    self.ctx.world.set_listed_members(&room.id, ids.clone());
+                    return ids;
+                }
+                Err(e) => self.ctx.note(format!(
+                    "members of room `{}` (channels.members): {e}; presence watches this shard's users only",
+                    room.name
+                )),
+            }
+        }
+        self.ctx.world.member_ids(&room.name).into()
     }
 }
 

@@ -35,6 +35,9 @@ struct Inner {
     members: HashMap<String, Vec<u32>>,
     /// user number -> user id, for every provisioned user of this shard.
     user_ids: HashMap<u32, String>,
+    /// Room id -> member user ids as the server listed them (every shard's
+    /// users), fetched once by the first VU that needs them.
+    listed_members: RwLock<HashMap<String, Arc<[String]>>>,
 }
 
 impl World {
@@ -79,6 +82,7 @@ impl World {
                 room_ids: RwLock::new(room_ids),
                 members: member_map,
                 user_ids,
+                listed_members: RwLock::default(),
             }),
         }
     }
@@ -118,7 +122,27 @@ impl World {
         map.insert(name.to_owned(), id.to_owned());
     }
 
-    /// Known user ids of the members of a room (for presence subscriptions).
+    /// Member ids of a room as the server listed them, if fetched yet.
+    pub fn listed_members(&self, rid: &str) -> Option<Arc<[String]>> {
+        let map = self
+            .inner
+            .listed_members
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        map.get(rid).cloned()
+    }
+
+    pub fn set_listed_members(&self, rid: &str, ids: Arc<[String]>) {
+        let mut map = self
+            .inner
+            .listed_members
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        map.insert(rid.to_owned(), ids);
+    }
+
+    /// User ids of the members of a room that this shard provisioned (the
+    /// fallback when the server's member list cannot be read).
     pub fn member_ids(&self, room: &str) -> Vec<String> {
         self.inner
             .members

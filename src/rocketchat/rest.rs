@@ -253,6 +253,23 @@ impl Rest {
         }
     }
 
+    /// `GET channels.members?roomId=&count=`: the ids of the first `count`
+    /// members (by username).
+    pub async fn channels_members(&self, rid: &str, count: u32) -> Result<Vec<String>, RcError> {
+        let uri = self.target(&format!(
+            "channels.members?roomId={}&count={count}",
+            form(rid)
+        ))?;
+        let v = self.call(Method::GET, uri, None).await?;
+        let members = v.get("members").and_then(Value::as_array).ok_or_else(|| {
+            RcError::Protocol("channels.members: response has no `members` array".into())
+        })?;
+        Ok(members
+            .iter()
+            .filter_map(|m| m.get("_id").and_then(Value::as_str).map(str::to_owned))
+            .collect())
+    }
+
     /// `GET channels.history?roomId=&count=`; returns the whole body.
     pub async fn channels_history(&self, rid: &str, count: u32) -> Result<Value, RcError> {
         let uri = self.target(&format!(

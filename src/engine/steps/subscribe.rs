@@ -177,9 +177,9 @@ impl Vu {
                         let own = self.session.as_ref().map(|s| s.user_id.clone());
                         let mut uids: Vec<String> = Vec::new();
                         for r in &rooms {
-                            for uid in self.ctx.world.member_ids(&r.name) {
-                                if Some(&uid) != own.as_ref() && !uids.contains(&uid) {
-                                    uids.push(uid);
+                            for uid in self.member_ids(r).await.iter() {
+                                if Some(uid) != own.as_ref() && !uids.contains(uid) {
+                                    uids.push(uid.clone());
                                 }
                             }
                         }
