@@ -46,25 +46,9 @@ emit() { # JSON line -> stdout + $OUT
   echo "$1" | tee -a "$OUT"
 }
 
-# ---- quiet machine -------------------------------------------------------------------------
-# Wait (bounded) until the CPUs are >= 90 % idle over 3 s (from /proc/stat).
-idle_pct() {
-  local a b
-  a=$(head -1 /proc/stat); sleep 3; b=$(head -1 /proc/stat)
-  awk -v a="$a" -v b="$b" 'BEGIN { n = split(a, x); split(b, y); t = 0
-    for (i = 2; i <= n; i++) t += y[i] - x[i]
-    idle = (y[5] - x[5]) + (y[6] - x[6]); printf "%d", (t > 0 ? 100 * idle / t : 0) }'
-}
-wait_quiet() {
-  local deadline=$((SECONDS + ${QUIET_WAIT_S:-300})) idle
-  while idle=$(idle_pct) && [ "$idle" -lt 90 ]; do
-    if [ $SECONDS -gt $deadline ]; then
-      echo "# warning: CPUs only ${idle}% idle after waiting; measuring anyway" >&2
-      return
-    fi
-  done
-  echo "# CPUs ${idle}% idle, loadavg $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-}
+# ---- quiet machine: wait_quiet (benches/lib.sh) ----------------------------------------------
+# shellcheck source=benches/lib.sh
+. "$ROOT/benches/lib.sh"
 
 # ---- process sampling ------------------------------------------------------------------------
 # sampler PID FILE: every 0.5 s "unix_ms cpu_ticks(utime+stime, all threads) rss_kib" until PID exits.
