@@ -30,10 +30,14 @@ pub fn run(args: RunArgs) -> u8 {
             return EXIT_BAD_INPUT;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // One core (e.g. under `taskset`): a current-thread runtime does the
+    // same work without the work-stealing scheduler's cross-thread wakeups.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut builder = match cores {
+        1 => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             report_error(&e);
