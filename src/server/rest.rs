@@ -347,6 +347,14 @@ fn query_usize(q: &HashMap<String, String>, key: &str, default: usize) -> usize 
     q.get(key).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+/// `offset` and `count` of a paged list (count 50 by default, at most 1000).
+fn paging(q: &HashMap<String, String>) -> (usize, usize) {
+    (
+        query_usize(q, "offset", 0),
+        query_usize(q, "count", 50).min(1000),
+    )
+}
+
 struct Ctx<'a> {
     inst: &'a Instance,
     user: Option<UserIx>,
@@ -486,8 +494,7 @@ impl Ctx<'_> {
             }
             "channels.members" => {
                 let rid = self.query_room_id(q)?;
-                let offset = query_usize(q, "offset", 0);
-                let count = query_usize(q, "count", 50).min(1000);
+                let (offset, count) = paging(q);
                 let d = shared.store.read();
                 let room = d
                     .room_by_id(&rid)
@@ -533,8 +540,7 @@ impl Ctx<'_> {
             }
             "channels.messages" => {
                 let rid = self.query_room_id(q)?;
-                let offset = query_usize(q, "offset", 0);
-                let count = query_usize(q, "count", 50).min(1000);
+                let (offset, count) = paging(q);
                 let d = shared.store.read();
                 let room = d
                     .room_by_id(&rid)
