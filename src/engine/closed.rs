@@ -12,7 +12,9 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::executor::{Ending, RETIRE_TIMEOUT, Shared, StopFlag, StopHandle, VuDriver, stop_pair};
+use super::executor::{
+    Ending, RETIRE_TIMEOUT, Shared, StopFlag, StopHandle, VuDriver, finish_vu, stop_pair,
+};
 use super::profile::Profile;
 
 /// How often the VU count is adjusted to the profile.
@@ -160,16 +162,7 @@ fn spawn_vu<D: VuDriver>(
                 _ = cancel.stopped() => {}
             }
         }
-        if in_flight {
-            shared.count_iteration(false);
-        }
-        if shared.is_ending() && !cancel.is_stopped() {
-            tokio::select! {
-                _ = driver.linger() => {}
-                _ = cancel.stopped() => {}
-            }
-        }
-        let _ = tokio::time::timeout(RETIRE_TIMEOUT, driver.retire(vu)).await;
+        finish_vu(&*driver, vu, &shared, &cancel, in_flight).await;
     });
     Slot {
         index,

@@ -162,3 +162,25 @@ pub enum Ending {
 
 /// Retiring a VU (closing sockets) must not hold up the end of the run.
 pub const RETIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The end of one VU, in both load models: an iteration cut short is
+/// counted; at the end of the run the VU lingers for deliveries still in
+/// flight (unless cancelled); then it retires within RETIRE_TIMEOUT.
+pub async fn finish_vu<D: VuDriver>(
+    driver: &D,
+    vu: D::Vu,
+    shared: &Shared,
+    cancel: &StopFlag,
+    in_flight: bool,
+) {
+    if in_flight {
+        shared.count_iteration(false);
+    }
+    if shared.is_ending() && !cancel.is_stopped() {
+        tokio::select! {
+            _ = driver.linger() => {}
+            _ = cancel.stopped() => {}
+        }
+    }
+    let _ = tokio::time::timeout(RETIRE_TIMEOUT, driver.retire(vu)).await;
+}

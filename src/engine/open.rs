@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::arrivals::{ArrivalQueue, ArrivalTimes, Take};
-use super::executor::{Ending, RETIRE_TIMEOUT, Shared, StopFlag, VuDriver, stop_pair};
+use super::executor::{Ending, RETIRE_TIMEOUT, Shared, StopFlag, VuDriver, finish_vu, stop_pair};
 use super::profile::Profile;
 
 #[derive(Debug, Clone)]
@@ -150,15 +150,6 @@ impl<D: VuDriver> PoolVu<D> {
                 _ = self.cancel.stopped() => {}
             }
         }
-        if in_flight {
-            self.shared.count_iteration(false);
-        }
-        if self.shared.is_ending() && !self.cancel.is_stopped() {
-            tokio::select! {
-                _ = self.driver.linger() => {}
-                _ = self.cancel.stopped() => {}
-            }
-        }
-        let _ = tokio::time::timeout(RETIRE_TIMEOUT, self.driver.retire(vu)).await;
+        finish_vu(&*self.driver, vu, &self.shared, &self.cancel, in_flight).await;
     }
 }
