@@ -74,13 +74,10 @@ impl RunCtx {
             seen.len() < 32 && seen.insert(key.clone())
         };
         if first {
-            let mut text = format!("first `{key}` error, on {metric}: {err}");
-            let mut source = std::error::Error::source(err);
-            while let Some(cause) = source {
-                text.push_str(&format!(": {cause}"));
-                source = cause.source();
-            }
-            self.note(text);
+            self.note(format!(
+                "first `{key}` error, on {metric}: {}",
+                crate::rocketchat::chain_text(err)
+            ));
         }
     }
 

@@ -19,6 +19,7 @@ pub mod token;
 pub use config::ClientConfig;
 pub use ddp::{Ddp, DdpEvent, EventSink};
 pub use error::RcError;
+pub(crate) use error::chain_text;
 pub use rest::{Rest, RestResponse};
 pub use token::MessageToken;
 

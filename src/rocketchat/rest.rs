@@ -56,6 +56,9 @@ pub struct Rest {
     prefix: String,
     /// Extra headers of every request.
     headers: HeaderMap,
+    /// Whether those include `Host` / `Content-Type` (which replace ours).
+    sets_host: bool,
+    sets_type: bool,
     timeout: Option<Duration>,
     session: Option<Session>,
     /// `X-User-Id` and `X-Auth-Token` of the session, built once.
@@ -96,12 +99,15 @@ impl Rest {
         });
         let host_value = HeaderValue::from_str(&authority)
             .map_err(|_| RcError::Protocol(format!("base URL `{base_url}`: invalid host")))?;
+        let headers = header_map(&cfg.headers)?;
         Ok(Rest {
             http: Http1::new(origin.clone(), cfg)?,
             origin,
             host: host_value,
             prefix: url.path().trim_end_matches('/').to_owned(),
-            headers: header_map(&cfg.headers)?,
+            sets_host: headers.contains_key(HOST),
+            sets_type: headers.contains_key(CONTENT_TYPE),
+            headers,
             timeout: cfg.limit(),
             session: None,
             auth: None,
@@ -426,10 +432,14 @@ impl Rest {
         let body = body.unwrap_or_default();
         // A `Host` or `Content-Type` of the scenario's replaces ours (a
         // virtual host behind an ingress reached by IP, a non-JSON body).
-        let given = |name: &HeaderName| {
-            self.headers.contains_key(name) || extra.iter().any(|(k, _)| k == name)
+        // (The client's own headers are checked once, in `new`.)
+        let given = |name: &HeaderName, by_default: bool| {
+            by_default || extra.iter().any(|(k, _)| k == name)
         };
-        let (own_host, own_type) = (!given(&HOST), !body.is_empty() && !given(&CONTENT_TYPE));
+        let (own_host, own_type) = (
+            !given(&HOST, self.sets_host),
+            !body.is_empty() && !given(&CONTENT_TYPE, self.sets_type),
+        );
         // A body-less GET says nothing of length; anything else does.
         let length = !body.is_empty() || !matches!(method, Method::GET | Method::HEAD);
         let encode = |out: &mut Vec<u8>| {
