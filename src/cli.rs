@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
 
 use clap::{Args, Parser, Subcommand};
 
@@ -14,7 +15,9 @@ use clap::{Args, Parser, Subcommand};
     long_about = "Load tests and capacity benchmarks for Rocket.Chat deployments.\n\n\
         Scenario files drive virtual users over Rocket.Chat's REST API and realtime \
         websocket (DDP); every operation and message delivery lands in an HDR histogram.\n\n\
-        Exit codes: 0 pass, 1 a threshold failed, 2 bad input, 130 interrupted."
+        Exit codes: 0 pass, 1 a threshold failed, 2 bad input (scenario, flag, results \
+        file, or a target unreachable at start), 74 results could not be written, \
+        130 interrupted (partial results written)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -35,10 +38,10 @@ pub enum Command {
 pub struct RunArgs {
     /// Scenario file (YAML).
     pub scenario: PathBuf,
-    /// Target base URL, one per Rocket.Chat instance (repeatable); overrides
-    /// the scenario's `target.urls`. Without any target the reference server
-    /// runs in-process on loopback.
-    #[arg(long = "target", value_name = "URL")]
+    /// Target base URL (http:// or https://), one per Rocket.Chat instance
+    /// (repeatable); overrides the scenario's `target.urls`. Without any
+    /// target the reference server runs in-process on loopback.
+    #[arg(long = "target", value_name = "URL", value_parser = parse_target)]
     pub targets: Vec<String>,
     #[command(flatten)]
     pub out: OutArgs,
@@ -46,21 +49,31 @@ pub struct RunArgs {
     /// arrival rate.
     #[arg(long, value_name = "I/N", value_parser = parse_shard)]
     pub shard: Option<(u32, u32)>,
-    /// Wait until this time (RFC 3339) before the measured phase, to align shards.
-    #[arg(long, value_name = "RFC3339")]
-    pub start_at: Option<String>,
-    /// Override the load duration (constant load for this long).
-    #[arg(long, value_parser = parse_duration_arg)]
-    pub duration: Option<std::time::Duration>,
-    /// Override the number of VUs (closed model) or the VU pool (open model).
-    #[arg(long)]
+    /// Wait until this time (RFC 3339, e.g. 2026-12-01T10:00:00Z) before the
+    /// measured phase, to align shards. A time more than a second past is refused.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_start_at)]
+    pub start_at: Option<SystemTime>,
+    /// Override the load duration (constant load for this long; at most
+    /// the run cap, 7 days).
+    #[arg(long, value_parser = parse_run_duration)]
+    pub duration: Option<Duration>,
+    /// Override the number of VUs (closed model), at least 1.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub vus: Option<u32>,
-    /// Override the arrival rate per second (open model).
-    #[arg(long)]
+    /// Override the arrival rate per second (open model), above 0.
+    #[arg(long, value_parser = parse_rate)]
     pub rate: Option<f64>,
     /// Users and rooms already exist: skip provisioning.
     #[arg(long)]
     pub skip_provision: bool,
+    /// Also write the results in this format (repeatable); the extension
+    /// picks it: .json, .csv, .xml (JUnit), .md, .txt.
+    #[arg(long, value_name = "FILE")]
+    pub export: Vec<PathBuf>,
+    /// With a .csv export: one row per metric per interval instead of one
+    /// per metric.
+    #[arg(long)]
+    pub intervals: bool,
     /// No progress display.
     #[arg(long, short)]
     pub quiet: bool,
@@ -85,8 +98,51 @@ fn parse_shard(s: &str) -> Result<(u32, u32), String> {
     Ok((i, n))
 }
 
-fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
-    crate::scenario::duration::parse_duration(s)
+fn parse_run_duration(s: &str) -> Result<Duration, String> {
+    let d = crate::scenario::duration::parse_duration(s)?;
+    if d.is_zero() {
+        return Err("a run needs a duration above zero".into());
+    }
+    if d > crate::scenario::MAX_RUN {
+        return Err(format!(
+            "{s} is beyond the run cap of {} (split a longer soak into runs)",
+            humantime::format_duration(crate::scenario::MAX_RUN)
+        ));
+    }
+    Ok(d)
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!(
+            "`{s}`: expected arrivals per second above 0, e.g. 25 or 0.5"
+        )),
+    }
+}
+
+fn parse_target(s: &str) -> Result<String, String> {
+    let url = url::Url::parse(s).map_err(|e| format!("`{s}`: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!(
+            "`{s}`: expected an http:// or https:// base URL, e.g. http://127.0.0.1:3000"
+        ));
+    }
+    Ok(s.trim_end_matches('/').to_string())
+}
+
+/// How far in the past a --start-at may be (clock skew between shards).
+const START_AT_SLACK: Duration = Duration::from_secs(1);
+
+fn parse_start_at(s: &str) -> Result<SystemTime, String> {
+    let at = humantime::parse_rfc3339_weak(s).map_err(|e| format!("`{s}`: {e}"))?;
+    match SystemTime::now().duration_since(at) {
+        Ok(past) if past > START_AT_SLACK => Err(format!(
+            "`{s}` is {:.0} s in the past: shards would not start together",
+            past.as_secs_f64()
+        )),
+        _ => Ok(at),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -170,6 +226,25 @@ mod tests {
         assert!(parse_shard("0/4").is_err());
         assert!(parse_shard("5/4").is_err());
         assert!(parse_shard("x").is_err());
+    }
+
+    #[test]
+    fn run_flags_are_typed() {
+        assert!(parse_run_duration("0s").is_err());
+        assert!(parse_run_duration("8d").is_err());
+        assert_eq!(parse_run_duration("90s"), Ok(Duration::from_secs(90)));
+        assert!(parse_rate("0").is_err());
+        assert!(parse_rate("NaN").is_err());
+        assert_eq!(parse_rate("2.5"), Ok(2.5));
+        assert!(parse_target("ftp://x").is_err());
+        assert!(parse_target("localhost:3000").is_err());
+        assert_eq!(
+            parse_target("http://127.0.0.1:3000/"),
+            Ok("http://127.0.0.1:3000".into())
+        );
+        assert!(parse_start_at("2020-01-01T00:00:00Z").is_err());
+        let soon = humantime::format_rfc3339_seconds(SystemTime::now() + Duration::from_secs(60));
+        assert!(parse_start_at(&soon.to_string()).is_ok());
     }
 
     #[test]

@@ -10,5 +10,6 @@ pub mod engine;
 pub mod metrics;
 pub mod results;
 pub mod rocketchat;
+pub mod runner;
 pub mod scenario;
 pub mod server;

@@ -156,7 +156,19 @@ fn smoke_scenario_passes_on_the_embedded_server() {
     }
     let summary: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
-    assert_eq!(summary["schema"], 1);
+    assert_eq!(summary["schema"], 2);
+    // The fingerprint: host, tool, scenario digest, target version.
+    assert!(summary["host"]["cores"].as_u64().unwrap_or(0) >= 1);
+    assert!(summary["host"]["virtualization"].is_object());
+    assert_eq!(summary["tool"]["name"], "rocketload");
+    assert_eq!(
+        summary["run"]["scenario_sha256"].as_str().map(str::len),
+        Some(64)
+    );
+    assert_eq!(summary["target"]["embedded"], true);
+    assert!(summary["target"]["rocketchat_version"].is_string());
+    assert_eq!(summary["shards"].as_array().map(Vec::len), Some(1));
+    assert_eq!(summary["run"]["load"]["model"], "closed");
     assert!(
         metric(&summary, "message.e2e")["count"]
             .as_u64()

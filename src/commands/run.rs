@@ -1,337 +1,123 @@
-//! `rocketload run`: scenario -> (embedded server) -> provision -> measured
-//! phase -> results. This is glue only: the engine drives the load, metrics
-//! records, results writes; here they are started, connected and stopped.
+//! `rocketload run`: flags -> plan -> runner -> print -> exit code.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
-use tokio::sync::watch;
-
-use super::{EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLDS, report_error};
 use crate::cli::RunArgs;
-use crate::engine::{self, EngineStatus, Overrides, RunPlan};
-use crate::metrics::{Interval, MessageTracker, Metrics, spawn_self_check};
-use crate::results::{Progress, RunInfo, RunWriter, print_summary};
-use crate::scenario::{self, Scenario};
-use crate::server::{self, Server, ServerConfig};
+use crate::engine::Overrides;
+use crate::results::export::Format;
+use crate::results::{Progress, print_summary};
+use crate::runner::{
+    Exit, Measure, Planned, RunError, RunRequest, SHUTDOWN_GRACE, exit_of, report_error,
+};
 
 pub fn run(args: RunArgs) -> u8 {
-    let scenario = match scenario::load_with_warnings(&args.scenario) {
-        Ok(loaded) => {
-            for w in &loaded.warnings {
-                eprintln!("{w}");
-            }
-            loaded.scenario
-        }
-        Err(e) => {
-            eprintln!("{e}");
-            return EXIT_BAD_INPUT;
+    let exports = match export_formats(&args.export) {
+        Ok(e) => e,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            return Exit::BadInput.code();
         }
     };
-    // One core (e.g. under `taskset`): a current-thread runtime does the
-    // same work without the work-stealing scheduler's cross-thread wakeups.
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut builder = match cores {
-        1 => tokio::runtime::Builder::new_current_thread(),
-        _ => tokio::runtime::Builder::new_multi_thread(),
+    let request = RunRequest {
+        scenario: args.scenario.clone(),
+        targets: args.targets.clone(),
+        overrides: Overrides {
+            duration: args.duration,
+            vus: args.vus,
+            rate: args.rate,
+        },
+        shard: args.shard,
+        skip_provision: args.skip_provision,
     };
-    let runtime = match builder.enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            report_error(&e);
-            return EXIT_BAD_INPUT;
-        }
-    };
-
-    // Targets: flags, then the scenario, else the embedded reference server.
-    let mut targets = args.targets.clone();
-    if targets.is_empty()
-        && let Some(t) = &scenario.target
-    {
-        targets = t.urls.clone();
-    }
-    let server = if targets.is_empty() {
-        match start_embedded(&scenario) {
-            Ok(s) => {
-                targets = s.urls().to_vec();
-                Some(s)
-            }
-            Err(msg) => {
-                eprintln!("error: embedded server: {msg}");
-                return EXIT_BAD_INPUT;
-            }
-        }
-    } else {
-        if scenario.server.is_some() {
-            eprintln!(
-                "warning: the scenario's `server:` block applies only to the embedded server; ignored with a target"
-            );
-        }
-        None
-    };
-
-    let overrides = Overrides {
-        duration: args.duration,
-        vus: args.vus,
-        rate: args.rate,
-    };
-    let plan = match RunPlan::new(
-        scenario.clone(),
-        targets,
-        overrides,
-        args.shard,
-        args.skip_provision,
-    ) {
+    let mut planned = match Planned::resolve(request) {
         Ok(p) => p,
-        Err(e) => {
-            report_error(&e);
-            return EXIT_BAD_INPUT;
+        Err(e) => return fail(&e),
+    };
+    if let Some(w) = socket_warning(planned.peak_vus(), super::raise_open_file_limit()) {
+        planned.warnings.push(w);
+    }
+    for w in &planned.warnings {
+        eprintln!("warning: {w}");
+    }
+    let runtime = match crate::runner::runtime() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&e),
+    };
+    let measure = Measure {
+        out: args
+            .out
+            .out
+            .clone()
+            .unwrap_or_else(|| default_dir(&planned.scenario.name)),
+        start_at: args.start_at,
+        command: std::env::args().collect(),
+        exports,
+        export_intervals: args.intervals,
+        ..Measure::default()
+    };
+    let quiet = args.quiet;
+    let result = runtime.block_on(async {
+        if !quiet {
+            eprintln!("{}", planned.plan.describe());
         }
-    };
+        let total = planned.plan.total_duration();
+        let bar = Progress::provisioning(quiet);
+        let prepared = planned.prepare(&|done, all| bar.provision(done, all)).await;
+        bar.finish();
+        let prepared = prepared?;
+        let progress = Box::new(Progress::new(total, quiet).sink());
+        let measured = prepared.measure(&measure, vec![progress]).await;
+        prepared.shutdown();
+        measured
+    });
+    // VU tasks that ignore cancellation must not hold the exit.
+    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    match &result {
+        Ok(m) => {
+            let _ = print_summary(&m.summary, &mut std::io::stdout().lock());
+            println!("results: {}", m.dir.display());
+            if let Some(e) = &m.write_error {
+                report_error(e);
+            }
+            if let Some(e) = &m.stopped_early {
+                report_error(e);
+            }
+        }
+        Err(e) => report_error(e),
+    }
+    exit_of(&result).code()
+}
 
-    let open_files = super::raise_open_file_limit();
-    let peak_vus = match scenario.load.model {
-        crate::scenario::Model::Closed => plan.profile().peak().ceil() as u64,
-        crate::scenario::Model::Open => u64::from(plan.max_vus()),
-    };
-    // A VU holds its websocket and, while it uses REST, a keep-alive connection.
-    if open_files > 0 && peak_vus * 2 + 64 > open_files {
-        eprintln!(
-            "warning: up to {peak_vus} VUs may need {} sockets, but this process may open {open_files} files \
+fn fail(e: &RunError) -> u8 {
+    report_error(e);
+    e.exit().code()
+}
+
+/// Each export file with the format its extension names.
+fn export_formats(files: &[PathBuf]) -> Result<Vec<(PathBuf, Format)>, String> {
+    files
+        .iter()
+        .map(|f| match Format::from_path(f) {
+            Some(format) => Ok((f.clone(), format)),
+            None => Err(format!(
+                "--export {}: unknown extension (known: {})",
+                f.display(),
+                Format::EXTENSIONS
+            )),
+        })
+        .collect()
+}
+
+/// A VU holds its websocket and, while it uses REST, a keep-alive connection.
+fn socket_warning(peak_vus: u64, open_files: u64) -> Option<String> {
+    (open_files > 0 && peak_vus * 2 + 64 > open_files).then(|| {
+        format!(
+            "up to {peak_vus} VUs may need {} sockets, but this process may open {open_files} files \
              (ulimit -n); raise the limit or spread the VUs over shards (--shard I/N)",
             peak_vus * 2
-        );
-    }
-    let code = runtime.block_on(measure(&args, &scenario, plan, server.as_ref()));
-    if let Some(s) = server {
-        s.shutdown();
-    }
-    // VU tasks that ignore cancellation must not hold the exit.
-    runtime.shutdown_timeout(Duration::from_secs(2));
-    code
-}
-
-fn start_embedded(scenario: &Scenario) -> Result<Server, String> {
-    let mut cfg = ServerConfig::embedded();
-    if let Some(block) = &scenario.server {
-        if let Some(n) = block.instances {
-            cfg.instances = n;
-        }
-        if !block.cost.is_empty() {
-            let spec: Vec<String> = block.cost.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            cfg.cost = server::cost::CostModel::parse(&spec.join(","))?;
-        }
-        cfg.rate_limits = block.rate_limits;
-        // Reject a bad fault now rather than in the middle of the run.
-        let check = server::faults::Faults::new();
-        for (i, f) in block.faults.iter().enumerate() {
-            check
-                .apply(&serde_json::Value::Object(f.fault.clone()))
-                .map_err(|e| format!("server.faults[{i}]: {e}"))?;
-        }
-    }
-    server::start(cfg).map_err(|e| e.to_string())
-}
-
-async fn measure(
-    args: &RunArgs,
-    scenario: &Scenario,
-    plan: RunPlan,
-    server: Option<&Server>,
-) -> u8 {
-    if let Err(e) = engine::check_target(&plan).await {
-        report_error(&e);
-        return EXIT_BAD_INPUT;
-    }
-    if !args.quiet {
-        eprintln!("{}", plan.describe());
-    }
-
-    let world = {
-        let bar = Progress::provisioning(args.quiet);
-        let world = engine::provision(&plan, &|done, total| bar.provision(done, total)).await;
-        bar.finish();
-        match world {
-            Ok(w) => w,
-            Err(e) => {
-                report_error(&e);
-                return EXIT_BAD_INPUT;
-            }
-        }
-    };
-
-    if let Some(at) = &args.start_at
-        && let Err(msg) = wait_until(at).await
-    {
-        eprintln!("error: --start-at: {msg}");
-        return EXIT_BAD_INPUT;
-    }
-
-    let started_unix_ms = unix_ms();
-    let dir = args
-        .out
-        .out
-        .clone()
-        .unwrap_or_else(|| default_dir(&scenario.name));
-    let info = RunInfo {
-        id: format!("{:08x}", plan.run_id),
-        scenario: scenario.name.clone(),
-        scenario_path: args.scenario.display().to_string(),
-        started_unix_ms,
-        seed: plan.seed,
-        model: format!("{:?}", scenario.load.model).to_lowercase(),
-        command: std::env::args().collect(),
-        shard: args.shard,
-        target_urls: plan.targets.clone(),
-        embedded: server.is_some(),
-    };
-    let mut writer = match RunWriter::create(&dir, &info) {
-        Ok(w) => w,
-        Err(e) => {
-            report_error(&e);
-            return EXIT_BAD_INPUT;
-        }
-    };
-
-    let metrics = Metrics::new();
-    let tracker = MessageTracker::new(&metrics, scenario.loss_timeout);
-    let self_check = spawn_self_check(&metrics);
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let (status_tx, status_rx) = watch::channel(EngineStatus::default());
-    let interrupted = Arc::new(AtomicBool::new(false));
-    {
-        let interrupted = interrupted.clone();
-        let stop_tx = stop_tx.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                interrupted.store(true, Ordering::SeqCst);
-                let _ = stop_tx.send(true);
-            }
-        });
-    }
-    let faults = schedule_faults(scenario, server);
-
-    // Collector: one snapshot per second, written as it happens. A plain
-    // thread, so its file I/O never stalls the VUs' scheduler (the
-    // self-check would see that as generator lag).
-    let progress = Progress::new(plan.total_duration(), args.quiet);
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    let collector = {
-        let metrics = metrics.clone();
-        let tracker = tracker.clone();
-        std::thread::spawn(move || {
-            let start = std::time::Instant::now();
-            let mut write_error = None;
-            for second in 1u32.. {
-                let next = start + Duration::from_secs(second.into());
-                let wait = next.saturating_duration_since(std::time::Instant::now());
-                match done_rx.recv_timeout(wait) {
-                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                    _ => break,
-                }
-                tracker.sweep(unix_us());
-                let iv = metrics.snapshot();
-                if let Err(e) = writer.write_interval(&iv) {
-                    write_error.get_or_insert(e);
-                }
-                progress.update(&status_rx.borrow().stage, &iv, writer.totals());
-            }
-            progress.finish();
-            (writer, write_error)
-        })
-    };
-
-    let report = engine::execute(&plan, &world, &metrics, &tracker, stop_rx, &status_tx).await;
-    if let Some(f) = faults {
-        f.abort();
-    }
-
-    // The engine's VUs lingered for in-flight messages before closing;
-    // whatever is still owed now was lost.
-    tracker.sweep(u64::MAX);
-
-    let _ = done_tx.send(());
-    let (mut writer, write_error) = match collector.join() {
-        Ok(v) => v,
-        Err(_) => {
-            eprintln!("error: the results collector thread panicked");
-            return EXIT_BAD_INPUT;
-        }
-    };
-    let last: Interval = metrics.snapshot();
-    if let Err(e) = writer.write_interval(&last) {
-        report_error(&e);
-    }
-    if let Some(e) = write_error {
-        eprintln!("warning: some intervals were not written:");
-        report_error(&e);
-    }
-
-    let mut notes = Vec::new();
-    match &report {
-        Ok(r) => notes.extend(r.notes.iter().cloned()),
-        Err(e) => notes.push(format!("the run stopped early: {e}")),
-    }
-    if let Some(v) = self_check.verdict() {
-        notes.push(v);
-    }
-    let summary = match writer.finish(&scenario.thresholds, notes, unix_ms()) {
-        Ok(s) => s,
-        Err(e) => {
-            report_error(&e);
-            return EXIT_BAD_INPUT;
-        }
-    };
-    let _ = print_summary(&summary, &mut std::io::stdout().lock());
-    println!("results: {}", writer.dir().display());
-
-    if interrupted.load(Ordering::SeqCst) {
-        EXIT_INTERRUPTED
-    } else if report.is_err() {
-        EXIT_BAD_INPUT
-    } else if summary.passed() {
-        EXIT_OK
-    } else {
-        EXIT_THRESHOLDS
-    }
-}
-
-/// Applies the scenario's scheduled faults to the embedded server.
-fn schedule_faults(
-    scenario: &Scenario,
-    server: Option<&Server>,
-) -> Option<tokio::task::JoinHandle<()>> {
-    let faults = scenario.server.as_ref()?.faults.clone();
-    let server = server?.faults();
-    if faults.is_empty() {
-        return None;
-    }
-    Some(tokio::spawn(async move {
-        let start = tokio::time::Instant::now();
-        let mut faults = faults;
-        faults.sort_by_key(|f| f.at);
-        for f in faults {
-            tokio::time::sleep_until(start + f.at).await;
-            let body = serde_json::Value::Object(f.fault.clone());
-            if let Err(e) = server.apply(&body) {
-                eprintln!("warning: scheduled fault at {:?} rejected: {e}", f.at);
-            }
-        }
-    }))
-}
-
-async fn wait_until(rfc3339: &str) -> Result<(), String> {
-    let at = humantime::parse_rfc3339_weak(rfc3339).map_err(|e| format!("`{rfc3339}`: {e}"))?;
-    if let Ok(wait) = at.duration_since(SystemTime::now()) {
-        eprintln!(
-            "waiting {:.1} s for --start-at {rfc3339}",
-            wait.as_secs_f64()
-        );
-        tokio::time::sleep(wait).await;
-    }
-    Ok(())
+        )
+    })
 }
 
 fn default_dir(name: &str) -> PathBuf {
@@ -349,18 +135,4 @@ fn default_dir(name: &str) -> PathBuf {
         })
         .collect();
     PathBuf::from("results/runs").join(format!("{stamp}-{safe}"))
-}
-
-fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
-fn unix_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
 }

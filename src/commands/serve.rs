@@ -3,7 +3,11 @@
 use std::io::Write;
 use std::net::SocketAddr;
 
-use super::{EXIT_BAD_INPUT, EXIT_OK, report_error};
+use super::report_error;
+use crate::runner::Exit;
+
+const EXIT_OK: u8 = Exit::Pass.code();
+const EXIT_BAD_INPUT: u8 = Exit::BadInput.code();
 use crate::cli::ServeArgs;
 use crate::server::{self, Seed, ServerConfig, cost::CostModel};
 

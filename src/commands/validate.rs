@@ -6,8 +6,8 @@ use std::io::Write;
 use crate::cli::ValidateArgs;
 use crate::scenario::{self, Loaded, Scenario, Severity};
 
-const EXIT_OK: u8 = 0;
-const EXIT_BAD_INPUT: u8 = 2;
+const EXIT_OK: u8 = crate::runner::Exit::Pass.code();
+const EXIT_BAD_INPUT: u8 = crate::runner::Exit::BadInput.code();
 
 pub fn run(args: ValidateArgs) -> u8 {
     run_to(&args, &mut std::io::stdout(), &mut std::io::stderr())
@@ -18,7 +18,9 @@ pub fn run_to(args: &ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
     let file = args.scenario.display().to_string();
     // A closed pipe (`validate x | head`) is not a failure of the scenario.
     match scenario::load_with_warnings(&args.scenario) {
-        Ok(Loaded { scenario, warnings }) => {
+        Ok(Loaded {
+            scenario, warnings, ..
+        }) => {
             for w in &warnings {
                 let _ = writeln!(err, "{w}");
             }

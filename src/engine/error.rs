@@ -8,7 +8,7 @@ use crate::rocketchat::RcError;
 
 #[derive(Debug, Error)]
 pub enum EngineError {
-    #[error("no target: the scenario has no `target.urls` and no --target was given")]
+    #[error("no target URL to run against")]
     NoTarget,
     #[error("invalid load plan: {0}")]
     Plan(String),

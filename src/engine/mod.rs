@@ -26,6 +26,7 @@ pub mod world;
 
 pub use error::EngineError;
 pub use plan::{Overrides, RunPlan};
-pub use provision::{check_target, provision};
+pub use provision::{ServerInfo, check_target, provision};
 pub use run::{EngineReport, EngineStatus, execute};
+pub use vu::EngineNote;
 pub use world::World;

@@ -25,6 +25,9 @@ pub struct Overrides {
 pub struct RunPlan {
     /// The scenario with `load` replaced by this shard's effective load.
     pub scenario: Scenario,
+    /// Base URLs of the target's instances; the runner decides them
+    /// (flags, the scenario, or the embedded server) and may leave them
+    /// empty while it only checks the plan.
     pub targets: Vec<String>,
     pub client: ClientConfig,
     pub source_ips: Vec<IpAddr>,
@@ -44,18 +47,6 @@ impl RunPlan {
         shard: Option<(u32, u32)>,
         skip_provision: bool,
     ) -> Result<RunPlan, EngineError> {
-        let targets = if targets.is_empty() {
-            scenario
-                .target
-                .as_ref()
-                .map(|t| t.urls.clone())
-                .unwrap_or_default()
-        } else {
-            targets
-        };
-        if targets.is_empty() {
-            return Err(EngineError::NoTarget);
-        }
         if let Some((i, n)) = shard
             && (n == 0 || i == 0 || i > n)
         {
@@ -346,6 +337,13 @@ fn check_load(load: &Load) -> Result<(), EngineError> {
         return Err(EngineError::Plan(
             "the load has no duration: give `load.stages`, or `load.duration` with `vus`/`rate`, or --duration".into(),
         ));
+    }
+    if p.total() > crate::scenario::MAX_RUN {
+        return Err(EngineError::Plan(format!(
+            "the load lasts {}, beyond the run cap of {}",
+            humantime::format_duration(p.total()),
+            humantime::format_duration(crate::scenario::MAX_RUN)
+        )));
     }
     if p.stages.iter().any(|(_, t)| !(t.is_finite() && *t >= 0.0)) {
         return Err(EngineError::Plan(

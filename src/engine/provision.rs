@@ -17,8 +17,24 @@ use super::world::{World, members_per_room, memberships, room_names};
 use crate::rocketchat::{RcError, Rest, Session};
 use crate::scenario::Provision;
 
-/// GET /api/info on every target URL.
-pub async fn check_target(plan: &RunPlan) -> Result<(), EngineError> {
+/// What one target instance says about itself in `GET /api/info`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerInfo {
+    pub url: String,
+    /// `version` as the server reports it (without the patch level unless
+    /// the caller may view statistics).
+    pub version: String,
+    /// `supportedVersions`: Rocket.Chat's signed list of supported releases
+    /// (a JWT), when the server sends one.
+    pub supported_versions: Option<String>,
+}
+
+/// GET /api/info on every target URL: each must answer like Rocket.Chat.
+pub async fn check_target(plan: &RunPlan) -> Result<Vec<ServerInfo>, EngineError> {
+    if plan.targets.is_empty() {
+        return Err(EngineError::NoTarget);
+    }
+    let mut out = Vec::with_capacity(plan.targets.len());
     for url in &plan.targets {
         let rest = Rest::new(url, &plan.client).map_err(|e| EngineError::Unreachable {
             url: url.clone(),
@@ -28,14 +44,22 @@ pub async fn check_target(plan: &RunPlan) -> Result<(), EngineError> {
             url: url.clone(),
             source: e,
         })?;
-        if info.get("version").is_none() {
+        let Some(version) = info.get("version").and_then(Value::as_str) else {
             return Err(EngineError::NotRocketChat {
                 url: url.clone(),
                 message: "GET /api/info has no `version`".into(),
             });
-        }
+        };
+        out.push(ServerInfo {
+            url: url.clone(),
+            version: version.to_string(),
+            supported_versions: info
+                .get("supportedVersions")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        });
     }
-    Ok(())
+    Ok(out)
 }
 
 fn email_of(username: &str) -> String {

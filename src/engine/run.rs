@@ -16,9 +16,9 @@ use super::executor::{Ending, ExecCounters, ExecObserver, Shared, StopFlag};
 use super::open::{OpenConfig, run_open};
 use super::plan::RunPlan;
 use super::sink::now_unix_us;
-use super::vu::{EngineDriver, RunCtx};
+use super::vu::{EngineDriver, EngineNote, RunCtx};
 use super::world::World;
-use crate::metrics::{MessageTracker, MetricId, Metrics};
+use crate::metrics::{MessageTracker, MetricId, Metrics, names};
 use crate::scenario::Model;
 
 /// What the CLI shows while the run goes.
@@ -37,7 +37,9 @@ pub struct EngineReport {
     /// Open model: arrivals that found no free VU in time.
     pub dropped: u64,
     pub reconnects: u64,
-    pub notes: Vec<String>,
+    /// The stop signal ended the run before its plan did.
+    pub stopped: bool,
+    pub notes: Vec<EngineNote>,
 }
 
 /// How often the status, the gauge and the loss sweep are updated.
@@ -75,7 +77,7 @@ pub async fn execute(
     let counters = Arc::new(ExecCounters::default());
     let observer = Arc::new(MetricsObserver {
         metrics: metrics.clone(),
-        dropped: metrics.id("iterations.dropped"),
+        dropped: metrics.id(names::ITERATIONS_DROPPED),
     });
     let shared = Shared::new(counters.clone(), observer);
     let run_stop = StopFlag::from_watch(stop);
@@ -90,7 +92,7 @@ pub async fn execute(
         let status = status.clone();
         let plan = plan.clone();
         async move {
-            let gauge = metrics.gauge("vus.active");
+            let gauge = metrics.gauge(names::VUS_ACTIVE);
             let start = Instant::now();
             loop {
                 let active = counters.active.load(Ordering::Relaxed).max(0);
@@ -137,27 +139,14 @@ pub async fn execute(
         },
         active_vus: 0,
     });
-    let mut notes = ctx.notes();
     let interrupted = counters.interrupted.load(Ordering::Relaxed);
-    if interrupted > 0 {
-        notes.push(format!(
-            "{interrupted} iteration(s) in progress at the end of the run or a ramp-down were cut short (not timed)"
-        ));
-    }
-    if ending == Ending::Interrupted {
-        notes.push("the run was interrupted; results cover the time until then".into());
-    }
     let dropped = counters.dropped.load(Ordering::Relaxed);
-    if dropped > 0 {
-        notes.push(format!(
-            "{dropped} arrival(s) dropped: no free VU within max_queue (raise load.max_vus?)"
-        ));
-    }
     Ok(EngineReport {
         iterations: counters.iterations.load(Ordering::Relaxed),
         interrupted,
         dropped,
         reconnects: ctx.reconnects.load(Ordering::Relaxed),
-        notes,
+        stopped: ending == Ending::Interrupted,
+        notes: ctx.notes(),
     })
 }

@@ -23,9 +23,36 @@ use super::executor::{StopFlag, VuDriver};
 use super::plan::RunPlan;
 use super::sink::VuSink;
 use super::world::{User, World};
-use crate::metrics::{ErrorClass, MessageTracker, MetricId, Metrics, Sample};
+use crate::metrics::{ErrorClass, MessageTracker, MetricId, Metrics, Sample, names};
 use crate::rocketchat::{ClientConfig, Ddp, RcError, Rest, Session};
 use crate::scenario::{RenderCtx, Stream, Template};
+
+/// What the VUs noticed once per run, for the run's notes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum EngineNote {
+    /// The first error of a class, with its cause chain: the class key
+    /// alone (`connect`) would hide e.g. "Too many open files".
+    FirstError {
+        metric: String,
+        class: String,
+        cause: String,
+    },
+    /// A scenario problem met while running (bad template, unknown room).
+    Problem(String),
+}
+
+impl std::fmt::Display for EngineNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EngineNote::FirstError {
+                metric,
+                class,
+                cause,
+            } => write!(f, "first `{class}` error, on {metric}: {cause}"),
+            EngineNote::Problem(text) => f.write_str(text),
+        }
+    }
+}
 
 /// Everything the VUs of one run share.
 pub struct RunCtx {
@@ -37,8 +64,8 @@ pub struct RunCtx {
     reconnects_id: MetricId,
     iterations_id: MetricId,
     /// First occurrence of each configuration-like problem (bad template,
-    /// unknown room), reported once in the run's notes.
-    notes: Mutex<BTreeSet<String>>,
+    /// unknown room) and of each error class, reported once in the notes.
+    notes: Mutex<BTreeSet<EngineNote>>,
     /// Error classes already noted with their first cause.
     error_classes: Mutex<BTreeSet<String>>,
 }
@@ -46,8 +73,8 @@ pub struct RunCtx {
 impl RunCtx {
     pub fn new(plan: RunPlan, world: World, metrics: Metrics, tracker: MessageTracker) -> RunCtx {
         RunCtx {
-            reconnects_id: metrics.id("ddp.reconnects"),
-            iterations_id: metrics.id("iterations"),
+            reconnects_id: metrics.id(names::DDP_RECONNECTS),
+            iterations_id: metrics.id(names::ITERATIONS),
             plan,
             world,
             metrics,
@@ -58,10 +85,15 @@ impl RunCtx {
         }
     }
 
+    /// Notes a scenario problem met while running.
     pub fn note(&self, text: String) {
+        self.push_note(EngineNote::Problem(text));
+    }
+
+    fn push_note(&self, note: EngineNote) {
         let mut notes = self.notes.lock().unwrap_or_else(|e| e.into_inner());
         if notes.len() < 50 {
-            notes.insert(text);
+            notes.insert(note);
         }
     }
 
@@ -74,14 +106,15 @@ impl RunCtx {
             seen.len() < 32 && seen.insert(key.clone())
         };
         if first {
-            self.note(format!(
-                "first `{key}` error, on {metric}: {}",
-                crate::rocketchat::chain_text(err)
-            ));
+            self.push_note(EngineNote::FirstError {
+                metric: metric.to_string(),
+                class: key,
+                cause: crate::rocketchat::chain_text(err),
+            });
         }
     }
 
-    pub fn notes(&self) -> Vec<String> {
+    pub fn notes(&self) -> Vec<EngineNote> {
         let notes = self.notes.lock().unwrap_or_else(|e| e.into_inner());
         notes.iter().cloned().collect()
     }

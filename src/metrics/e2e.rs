@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
+use super::names;
 use super::registry::{MetricId, Metrics, Sample};
 
 /// Independent locks per map; a power of two.
@@ -109,9 +110,9 @@ impl MessageTracker {
     pub fn new(metrics: &Metrics, loss_timeout: Duration) -> MessageTracker {
         MessageTracker {
             inner: Arc::new(Inner {
-                e2e: metrics.id("message.e2e"),
-                lost: metrics.id("message.lost"),
-                duplicate: metrics.id("message.duplicate"),
+                e2e: metrics.id(names::MESSAGE_E2E),
+                lost: metrics.id(names::MESSAGE_LOST),
+                duplicate: metrics.id(names::MESSAGE_DUPLICATE),
                 metrics: metrics.clone(),
                 loss_timeout_us: u64::try_from(loss_timeout.as_micros()).unwrap_or(u64::MAX),
                 rooms: (0..SHARDS).map(|_| Mutex::default()).collect(),

@@ -55,6 +55,18 @@ pub fn us_to_ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
 
+/// The latency at quantile `q` (0..=1; 1 is the maximum) in ms, or None
+/// for an empty histogram: the one percentile rule of every report.
+pub fn quantile_ms(h: &Histogram<u64>, q: f64) -> Option<f64> {
+    if h.is_empty() {
+        None
+    } else if q >= 1.0 {
+        Some(us_to_ms(h.max()))
+    } else {
+        Some(us_to_ms(h.value_at_quantile(q)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

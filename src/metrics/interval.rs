@@ -86,11 +86,3 @@ impl Interval {
         if secs > 0.0 { n as f64 / secs } else { 0.0 }
     }
 }
-
-/// True for the names that are client operations (requests, method calls,
-/// connects, steps); false for observations such as `message.*` and the
-/// generator's own `generator.*`. The special threshold metric `errors`
-/// and the progress line's requests/s cover operations only.
-pub fn is_operation(name: &str) -> bool {
-    !(name.starts_with("message.") || name.starts_with("generator.") || name == "iterations")
-}

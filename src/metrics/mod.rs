@@ -11,14 +11,16 @@ pub mod e2e;
 mod error_class;
 pub mod histogram;
 mod interval;
+pub mod names;
 mod registry;
 pub mod selfcheck;
 
 pub use e2e::MessageTracker;
 pub use error_class::ErrorClass;
-pub use interval::{Interval, MetricInterval, is_operation};
+pub use interval::{Interval, MetricInterval};
+pub use names::is_operation;
 pub use registry::{Gauge, MetricId, Metrics, Sample};
-pub use selfcheck::{SelfCheck, spawn_self_check};
+pub use selfcheck::{Saturation, SelfCheck, spawn_self_check};
 
 #[cfg(test)]
 mod tests;

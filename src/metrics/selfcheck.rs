@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use super::histogram::{new_histogram, record_duration};
+use super::names;
 use super::registry::{Metrics, Sample};
 
 /// Scheduler probe period.
@@ -77,7 +78,7 @@ impl SelfCheck {
     /// p99 above 50 ms, or CPU above 90 % of the available cores for at
     /// least 3 one-second samples and 10 % of them (a single busy second,
     /// e.g. at start-up, is not saturation).
-    pub fn verdict(&self) -> Option<String> {
+    pub fn verdict(&self) -> Option<Saturation> {
         let lag_p99 = self.lag_p99();
         let cpu = self
             .state
@@ -89,7 +90,19 @@ impl SelfCheck {
     }
 }
 
-fn verdict_of(lag_p99: Duration, cpu: &CpuStats) -> Option<String> {
+/// The generator could not keep up: what the self-check saw.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Saturation {
+    pub lag_p99: Duration,
+    /// One-second samples with CPU over the limit, of all samples.
+    pub cpu_over_limit_s: u64,
+    pub cpu_samples_s: u64,
+    pub cpu_max_pct: f64,
+    /// The sentence for people, starting with [`SATURATED`].
+    pub text: String,
+}
+
+fn verdict_of(lag_p99: Duration, cpu: &CpuStats) -> Option<Saturation> {
     let mut reasons = Vec::new();
     if lag_p99 > LAG_P99_LIMIT {
         reasons.push(format!(
@@ -105,13 +118,18 @@ fn verdict_of(lag_p99: Duration, cpu: &CpuStats) -> Option<String> {
         ));
     }
     if reasons.is_empty() {
-        None
-    } else {
-        Some(format!(
+        return None;
+    }
+    Some(Saturation {
+        lag_p99,
+        cpu_over_limit_s: cpu.over_limit,
+        cpu_samples_s: cpu.samples,
+        cpu_max_pct: cpu.max_pct,
+        text: format!(
             "{SATURATED}: {}; latencies include the load generator's own delay, use more cores or shards",
             reasons.join(", ")
-        ))
-    }
+        ),
+    })
 }
 
 impl Drop for SelfCheck {
@@ -138,7 +156,10 @@ async fn probe(metrics: super::registry::WeakMetrics, state: Arc<State>) {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     let ticks_per_s = clock_ticks_per_second();
     let (lag_id, cpu_gauge) = match metrics.upgrade() {
-        Some(m) => (m.id("generator.lag"), m.gauge("generator.cpu_pct")),
+        Some(m) => (
+            m.id(names::GENERATOR_LAG),
+            m.gauge(names::GENERATOR_CPU_PCT),
+        ),
         None => return,
     };
     let mut last_cpu = (Instant::now(), process_cpu_ticks());
@@ -221,7 +242,7 @@ mod tests {
             max_pct: 40.0,
         };
         assert_eq!(verdict_of(Duration::from_millis(2), &idle), None);
-        let v = verdict_of(Duration::from_millis(80), &idle).unwrap();
+        let v = verdict_of(Duration::from_millis(80), &idle).unwrap().text;
         assert!(
             v.contains("saturated") && v.contains("lag p99 80 ms"),
             "{v}"
@@ -238,6 +259,8 @@ mod tests {
             max_pct: 99.0,
         };
         let v = verdict_of(Duration::ZERO, &busy).unwrap();
+        assert_eq!((v.cpu_over_limit_s, v.cpu_samples_s), (30, 60));
+        let v = v.text;
         assert!(v.contains("CPU above 90%") && v.contains("30 of 60"), "{v}");
     }
 

@@ -1,76 +1,133 @@
-//! What identifies a run: the run itself, the generating host, the target.
+//! What identifies a run: the run itself (with its load as data), the
+//! tool that ran it, the target it measured and the shards it is made of.
+//! The generating host is in [`super::host`].
 
 use serde::{Deserialize, Serialize};
 
+use crate::scenario::{Load, Model};
+
 /// Fixed at the start of a run; written to `run.json` and repeated in
 /// `summary.json` under `run`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunInfo {
     pub id: String,
     pub scenario: String,
     pub scenario_path: String,
+    /// SHA-256 of the scenario file as run (after `${VAR}` substitution,
+    /// secrets' values left out); empty when unknown (schema 1).
+    #[serde(default)]
+    pub scenario_sha256: String,
     pub started_unix_ms: u64,
     pub seed: u64,
-    /// `closed` (VUs) or `open` (arrival rate).
-    pub model: String,
+    pub load: LoadSpec,
     /// The command line as typed.
     pub command: Vec<String>,
-    /// `[index, count]` when this process ran one shard of a sharded run.
-    pub shard: Option<(u32, u32)>,
-    pub target_urls: Vec<String>,
-    /// True when the target was the built-in reference server.
-    pub embedded: bool,
+    /// When this process ran one shard of a sharded run.
+    pub shard: Option<ShardRef>,
 }
 
-/// The machine that generated the load.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct HostInfo {
-    pub hostname: String,
-    /// Cores available to this process.
-    pub cpus: u32,
-    /// OS and kernel, e.g. `linux 6.8.0`.
-    pub os: String,
-    pub arch: String,
-    pub rocketload_version: String,
+/// Shard I of N (1-based).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardRef {
+    pub index: u32,
+    pub count: u32,
+}
+
+/// The effective load of this process (after overrides and sharding).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoadSpec {
+    pub model: Model,
+    /// `vus` (closed) or `arrivals_per_s` (open).
+    pub unit: String,
+    /// Each stage moves linearly from the previous level to `target`.
+    pub stages: Vec<StageSpec>,
+    /// Open model: the VU pool.
+    pub max_vus: Option<u32>,
+    pub graceful_stop_s: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StageSpec {
+    pub duration_s: f64,
+    pub target: f64,
+}
+
+impl LoadSpec {
+    /// `stages` are the plan's profile (the shorthand already expanded).
+    pub fn of(
+        load: &Load,
+        stages: &[(std::time::Duration, f64)],
+        max_vus: Option<u32>,
+    ) -> LoadSpec {
+        LoadSpec {
+            model: load.model,
+            unit: match load.model {
+                Model::Closed => "vus".into(),
+                Model::Open => "arrivals_per_s".into(),
+            },
+            stages: stages
+                .iter()
+                .map(|(d, t)| StageSpec {
+                    duration_s: d.as_secs_f64(),
+                    target: *t,
+                })
+                .collect(),
+            max_vus,
+            graceful_stop_s: load.graceful_stop.as_secs_f64(),
+        }
+    }
+
+    /// The highest level of any stage.
+    pub fn peak(&self) -> f64 {
+        self.stages.iter().map(|s| s.target).fold(0.0, f64::max)
+    }
+}
+
+/// The program that wrote the results.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+    /// The commit it was built from, when built from a git checkout.
+    pub git_commit: Option<String>,
+}
+
+impl Tool {
+    pub fn current() -> Tool {
+        Tool {
+            name: env!("CARGO_PKG_NAME").into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            git_commit: option_env!("ROCKETLOAD_GIT_COMMIT")
+                .filter(|c| !c.is_empty())
+                .map(str::to_string),
+        }
+    }
 }
 
 /// What was measured.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TargetInfo {
     pub urls: Vec<String>,
+    pub instances: u32,
+    /// True when the target was the built-in reference server.
     pub embedded: bool,
+    /// `version` from `GET /api/info` (the embedded server reports its own).
+    pub rocketchat_version: Option<String>,
+    /// Whether that release is still supported, from the server's signed
+    /// `supportedVersions` list; null when the server sends none or the
+    /// list does not name the release.
+    pub version_supported: Option<bool>,
+    /// The release's support end as the list gives it.
+    pub supported_until: Option<String>,
 }
 
-impl HostInfo {
-    /// Describes this machine (best effort: unknown fields stay empty).
-    pub fn current() -> HostInfo {
-        let read = |p: &str| {
-            std::fs::read_to_string(p)
-                .map(|s| s.trim().to_string())
-                .ok()
-        };
-        let hostname = read("/proc/sys/kernel/hostname")
-            .or_else(|| std::env::var("HOSTNAME").ok())
-            .unwrap_or_default();
-        let os = match read("/proc/sys/kernel/osrelease") {
-            Some(release) => format!("{} {release}", std::env::consts::OS),
-            None => std::env::consts::OS.to_string(),
-        };
-        HostInfo {
-            hostname,
-            cpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
-            os,
-            arch: std::env::consts::ARCH.to_string(),
-            rocketload_version: env!("CARGO_PKG_VERSION").to_string(),
-        }
-    }
-}
-
-impl TargetInfo {
-    pub fn of(info: &RunInfo) -> TargetInfo {
-        TargetInfo {
-            urls: info.target_urls.clone(),
-            embedded: info.embedded,
-        }
-    }
+/// One process's part of the results: a plain run has one, a merge of
+/// shards has one per shard.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShardInfo {
+    pub run_id: String,
+    pub shard: Option<ShardRef>,
+    pub hostname: String,
+    pub started_unix_ms: u64,
+    pub ended_unix_ms: u64,
 }

@@ -1,25 +1,33 @@
-//! Reading `intervals.jsonl` back (the per-second record of a run), e.g.
-//! to re-total a run whose process died before writing `summary.json`.
+//! `intervals.jsonl`: the per-second record of a run, one line per
+//! interval, written as it happens and read back (to re-total a run whose
+//! process died before writing `summary.json`, or to look at a window).
+//! One type for both directions.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::codec::serde_histogram;
 use super::error::ResultsError;
+use super::num::round3;
 use super::summary::errors_by_class;
 use super::totals::Totals;
+use crate::metrics::histogram::quantile_ms;
 use crate::metrics::{Interval, MetricInterval};
 
 /// One line of `intervals.jsonl`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct IntervalRecord {
     pub elapsed_s: f64,
     pub start_unix_ms: u64,
     pub duration_s: f64,
+    /// The engine's stage at the end of the interval (`stage 1/3: 0 -> 40
+    /// VUs`, `graceful stop`); absent in schema-1 lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
     #[serde(default)]
     pub metrics: BTreeMap<String, IntervalMetricRecord>,
     #[serde(default)]
@@ -29,11 +37,11 @@ pub struct IntervalRecord {
 }
 
 /// One metric in an interval line.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct IntervalMetricRecord {
     pub count: u64,
     pub errors: u64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub errors_by_class: BTreeMap<String, u64>,
     pub rate: f64,
     pub p50_ms: Option<f64>,
@@ -41,11 +49,53 @@ pub struct IntervalMetricRecord {
     pub p95_ms: Option<f64>,
     pub p99_ms: Option<f64>,
     pub max_ms: Option<f64>,
+    /// The interval's latency histogram, V2 compressed base64: small (a
+    /// few hundred bytes) and makes any window re-computable exactly.
     #[serde(with = "serde_histogram")]
     pub histogram: Histogram<u64>,
 }
 
+impl IntervalMetricRecord {
+    fn of(m: &MetricInterval, secs: f64) -> IntervalMetricRecord {
+        let h = &m.latency;
+        IntervalMetricRecord {
+            count: m.count(),
+            errors: m.error_count(),
+            errors_by_class: m.errors.clone(),
+            rate: if secs > 0.0 {
+                round3(m.count() as f64 / secs)
+            } else {
+                0.0
+            },
+            p50_ms: quantile_ms(h, 0.5),
+            p90_ms: quantile_ms(h, 0.9),
+            p95_ms: quantile_ms(h, 0.95),
+            p99_ms: quantile_ms(h, 0.99),
+            max_ms: quantile_ms(h, 1.0),
+            histogram: h.clone(),
+        }
+    }
+}
+
 impl IntervalRecord {
+    /// The line of one collected interval.
+    pub fn of(iv: &Interval, stage: Option<&str>) -> IntervalRecord {
+        let secs = iv.duration.as_secs_f64();
+        IntervalRecord {
+            elapsed_s: round3(iv.elapsed.as_secs_f64()),
+            start_unix_ms: iv.start_unix_ms,
+            duration_s: round3(secs),
+            stage: stage.map(str::to_string),
+            metrics: iv
+                .metrics
+                .iter()
+                .map(|(name, m)| (name.clone(), IntervalMetricRecord::of(m, secs)))
+                .collect(),
+            counters: iv.counters.clone(),
+            gauges: iv.gauges.clone(),
+        }
+    }
+
     /// As an `Interval`. Interval lines carry no service-time histogram:
     /// service is taken equal to latency.
     pub fn to_interval(&self) -> Interval {

@@ -4,30 +4,43 @@
 //! `intervals.jsonl` (one line per interval, as it happens) and
 //! `summary.json` (at the end, versioned; whole histograms so runs and
 //! shards merge exactly). results/README.md documents every field.
-//! Text output (the summary table, live progress) is rendered from the
-//! same data.
+//! Consumers of a running measurement are [`IntervalSink`]s; formats of a
+//! finished one are exporters (`export/`), all rendered from the same data.
 
 mod codec;
 mod error;
+pub mod export;
+pub mod host;
 mod info;
 mod intervals;
+mod notes;
+mod num;
 mod progress;
+mod sink;
 mod summary;
-mod table;
+pub(crate) mod table;
 mod thresholds;
 mod totals;
+mod v1;
 mod writer;
 
 pub use codec::{decode_histogram, encode_histogram};
 pub use error::{HistogramDecodeError, ResultsError};
-pub use info::{HostInfo, RunInfo, TargetInfo};
+pub use host::{CpuTimes, Host, Virtualization};
+pub use info::{LoadSpec, RunInfo, ShardInfo, ShardRef, StageSpec, TargetInfo, Tool};
 pub use intervals::{IntervalMetricRecord, IntervalRecord, read_intervals, totals_of};
-pub use progress::Progress;
-pub use summary::{LatencySummary, MetricSummary, RunSummary, SCHEMA, Summary, read_summary};
+pub use notes::{Note, NoteKind};
+pub use num::round3;
+pub use progress::{Progress, ProgressSink};
+pub use sink::{IntervalSink, Tick};
+pub use summary::{
+    LatencySummary, MetricSummary, RunSummary, SCHEMA, Summary, SummaryParts, parse_summary,
+    read_summary,
+};
 pub use table::{format_ms, print_summary};
-pub use thresholds::{ALL_OPERATIONS, ThresholdResult, evaluate};
+pub use thresholds::{Bound, Stat, ThresholdResult, Unit, evaluate, reevaluate};
 pub use totals::{GaugeSummary, Totals};
-pub use writer::RunWriter;
+pub use writer::{RunWriter, write_json};
 
 #[cfg(test)]
 mod tests;

@@ -8,10 +8,13 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::error::ResultsError;
+use super::sink::{IntervalSink, Tick};
+use super::summary::Summary;
 use super::table::format_ms;
 use super::totals::Totals;
-use crate::metrics::histogram::{merge_into, new_histogram, us_to_ms};
-use crate::metrics::{Interval, is_operation};
+use crate::metrics::histogram::{merge_into, new_histogram, quantile_ms};
+use crate::metrics::{Interval, is_operation, names};
 
 /// Plain-mode line period.
 const PLAIN_EVERY: Duration = Duration::from_secs(5);
@@ -118,6 +121,11 @@ impl Progress {
         }
     }
 
+    /// The progress of the measured phase as an interval sink.
+    pub fn sink(self) -> ProgressSink {
+        ProgressSink(self)
+    }
+
     fn plain_due(&self) -> bool {
         let mut last = self
             .last_plain
@@ -133,15 +141,30 @@ impl Progress {
     }
 }
 
+/// [`Progress`] fed by the collector.
+pub struct ProgressSink(Progress);
+
+impl IntervalSink for ProgressSink {
+    fn interval(&mut self, tick: &Tick<'_>) -> Result<(), ResultsError> {
+        self.0.update(tick.stage, tick.interval, tick.totals);
+        Ok(())
+    }
+
+    fn finish(&mut self, _summary: &Summary) -> Result<(), ResultsError> {
+        self.0.finish();
+        Ok(())
+    }
+}
+
 /// `120 VUs | 350.2 req/s | p95 12.3ms | errors 4`
 fn status_line(iv: &Interval, totals: &Totals) -> String {
-    let vus = iv.gauges.get("vus.active").copied().unwrap_or(0);
+    let vus = iv.gauges.get(names::VUS_ACTIVE).copied().unwrap_or(0);
     let rps = iv.rate_of(is_operation);
     let mut h = new_histogram();
     for (_, m) in iv.metrics.iter().filter(|(n, _)| is_operation(n)) {
         merge_into(&mut h, &m.latency);
     }
-    let p95 = (!h.is_empty()).then(|| us_to_ms(h.value_at_quantile(0.95)));
+    let p95 = quantile_ms(&h, 0.95);
     let errors: u64 = totals
         .metrics
         .iter()

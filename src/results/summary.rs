@@ -1,4 +1,5 @@
-//! `summary.json`: the versioned result of a run (schema 1).
+//! `summary.json`: the versioned result of a run (schema 2; schema 1 files
+//! are read through [`super::v1`]).
 //!
 //! Percentile fields are conveniences; the `histogram` fields carry the
 //! whole distribution, so runs and shards merge exactly. The format is
@@ -12,22 +13,27 @@ use serde::{Deserialize, Serialize};
 
 use super::codec::serde_histogram;
 use super::error::ResultsError;
-use super::info::{HostInfo, RunInfo, TargetInfo};
+use super::host::Host;
+use super::info::{RunInfo, ShardInfo, TargetInfo, Tool};
+use super::notes::Note;
+use super::num::round3;
 use super::thresholds::ThresholdResult;
 use super::totals::{GaugeSummary, Totals};
 use crate::metrics::MetricInterval;
-use crate::metrics::histogram::us_to_ms;
+use crate::metrics::histogram::quantile_ms;
 
-/// The schema version this code writes and reads.
-pub const SCHEMA: u32 = 1;
+/// The schema version this code writes.
+pub const SCHEMA: u32 = 2;
 
 /// A whole run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub schema: u32,
     pub run: RunSummary,
-    pub host: HostInfo,
+    pub tool: Tool,
+    pub host: Host,
     pub target: TargetInfo,
+    pub shards: Vec<ShardInfo>,
     pub metrics: BTreeMap<String, MetricSummary>,
     #[serde(default)]
     pub counters: BTreeMap<String, u64>,
@@ -36,7 +42,7 @@ pub struct Summary {
     #[serde(default)]
     pub thresholds: Vec<ThresholdResult>,
     #[serde(default)]
-    pub notes: Vec<String>,
+    pub notes: Vec<Note>,
 }
 
 /// `run`: the run's identity plus its end.
@@ -85,14 +91,14 @@ pub struct LatencySummary {
 
 impl LatencySummary {
     pub fn of(h: &Histogram<u64>) -> LatencySummary {
-        let q = |q: f64| (!h.is_empty()).then(|| us_to_ms(h.value_at_quantile(q)));
+        let q = |q: f64| quantile_ms(h, q);
         LatencySummary {
             p50_ms: q(0.50),
             p90_ms: q(0.90),
             p95_ms: q(0.95),
             p99_ms: q(0.99),
             p999_ms: q(0.999),
-            max_ms: (!h.is_empty()).then(|| us_to_ms(h.max())),
+            max_ms: q(1.0),
             mean_ms: (!h.is_empty()).then(|| (h.mean() / 10.0).round() / 100.0),
             histogram: h.clone(),
         }
@@ -140,31 +146,48 @@ pub(super) fn errors_by_class(
     out
 }
 
-/// Rounded to 3 decimals (keeps the JSON readable).
-pub(super) fn round3(v: f64) -> f64 {
-    (v * 1000.0).round() / 1000.0
+/// Everything a summary is made of besides the measured totals.
+pub struct SummaryParts {
+    pub info: RunInfo,
+    pub tool: Tool,
+    pub host: Host,
+    pub target: TargetInfo,
+    pub thresholds: Vec<ThresholdResult>,
+    pub notes: Vec<Note>,
+    pub ended_unix_ms: u64,
 }
 
 impl Summary {
-    /// The summary of `totals`.
-    pub fn build(
-        info: &RunInfo,
-        host: HostInfo,
-        totals: &Totals,
-        thresholds: Vec<ThresholdResult>,
-        notes: Vec<String>,
-        ended_unix_ms: u64,
-    ) -> Summary {
+    /// The summary of `totals`: one shard, this process.
+    pub fn build(parts: SummaryParts, totals: &Totals) -> Summary {
+        let SummaryParts {
+            info,
+            tool,
+            host,
+            target,
+            thresholds,
+            notes,
+            ended_unix_ms,
+        } = parts;
+        let shard = ShardInfo {
+            run_id: info.id.clone(),
+            shard: info.shard,
+            hostname: host.hostname.clone(),
+            started_unix_ms: info.started_unix_ms,
+            ended_unix_ms,
+        };
         Summary {
             schema: SCHEMA,
             run: RunSummary {
-                info: info.clone(),
+                info,
                 ended_unix_ms,
                 duration_s: round3(totals.elapsed.as_secs_f64()),
                 intervals: totals.intervals,
             },
+            tool,
             host,
-            target: TargetInfo::of(info),
+            target,
+            shards: vec![shard],
             metrics: totals
                 .metrics
                 .iter()
@@ -212,29 +235,26 @@ pub fn read_summary(path: &Path) -> Result<Summary, ResultsError> {
     parse_summary(&text, &file)
 }
 
-fn parse_summary(text: &str, file: &Path) -> Result<Summary, ResultsError> {
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| ResultsError::Parse {
+/// Parses summary text of any schema this build reads (1 or 2).
+pub fn parse_summary(text: &str, file: &Path) -> Result<Summary, ResultsError> {
+    let parse = |message: String| ResultsError::Parse {
         path: file.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    match value.get("schema").and_then(serde_json::Value::as_u64) {
-        Some(s) if s == u64::from(SCHEMA) => {}
-        Some(found) => {
-            return Err(ResultsError::Schema {
-                path: file.to_path_buf(),
-                found,
-                supported: SCHEMA,
-            });
+        message,
+    };
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| parse(e.to_string()))?;
+    let schema = value
+        .get("schema")
+        .and_then(serde_json::Value::as_u64)
+        .ok_or_else(|| parse("no numeric `schema` field".into()))?;
+    match schema {
+        1 => super::v1::upgrade(value).map_err(|e| parse(format!("schema 1: {e}"))),
+        s if s == u64::from(SCHEMA) => {
+            serde_json::from_value(value).map_err(|e| parse(e.to_string()))
         }
-        None => {
-            return Err(ResultsError::Parse {
-                path: file.to_path_buf(),
-                message: "no numeric `schema` field".into(),
-            });
-        }
+        found => Err(ResultsError::Schema {
+            path: file.to_path_buf(),
+            found,
+            supported: SCHEMA,
+        }),
     }
-    serde_json::from_value(value).map_err(|e| ResultsError::Parse {
-        path: file.to_path_buf(),
-        message: e.to_string(),
-    })
 }

@@ -4,6 +4,7 @@ use std::io::{self, Write};
 
 use super::summary::{MetricSummary, Summary};
 use super::thresholds::format_value;
+use crate::metrics::names;
 
 /// A latency in ms, 3-4 significant figures: `0.412ms`, `12.3ms`, `1.25s`.
 pub fn format_ms(ms: Option<f64>) -> String {
@@ -58,10 +59,13 @@ pub fn print_summary(summary: &Summary, w: &mut dyn Write) -> io::Result<()> {
         "\n{} — {:.1} s measured, {} model, run {}{}",
         run.info.scenario,
         run.duration_s,
-        run.info.model,
+        match run.info.load.model {
+            crate::scenario::Model::Closed => "closed",
+            crate::scenario::Model::Open => "open",
+        },
         run.info.id,
         match run.info.shard {
-            Some((i, n)) => format!(", shard {i}/{n}"),
+            Some(s) => format!(", shard {}/{}", s.index, s.count),
             None => String::new(),
         }
     )?;
@@ -114,7 +118,7 @@ pub fn print_summary(summary: &Summary, w: &mut dyn Write) -> io::Result<()> {
             writeln!(w, "    {name:<name_w$} {:>9}", format_count(*n))?;
         }
     }
-    if let Some(vus) = summary.gauges.get("vus.active") {
+    if let Some(vus) = summary.gauges.get(names::VUS_ACTIVE) {
         writeln!(w, "\n  VUs: max {}, last {}", vus.max, vus.last)?;
     }
 
@@ -122,7 +126,7 @@ pub fn print_summary(summary: &Summary, w: &mut dyn Write) -> io::Result<()> {
         writeln!(w, "\n  thresholds")?;
         for t in &summary.thresholds {
             let actual = match t.actual {
-                Some(a) => format_value((a * 1000.0).round() / 1000.0, &t.unit),
+                Some(a) => format_value((a * 1000.0).round() / 1000.0, t.unit),
                 None => "no samples".into(),
             };
             writeln!(
@@ -146,11 +150,8 @@ pub fn print_summary(summary: &Summary, w: &mut dyn Write) -> io::Result<()> {
     }
     // Only a saturated generator is loud: it invalidates the figures.
     for note in &summary.notes {
-        let mark = match note.starts_with(crate::metrics::selfcheck::SATURATED) {
-            true => "!!!",
-            false => "note:",
-        };
-        writeln!(w, "\n  {mark} {note}")?;
+        let mark = if note.is_saturation() { "!!!" } else { "note:" };
+        writeln!(w, "\n  {mark} {}", note.text)?;
     }
     Ok(())
 }

@@ -13,17 +13,95 @@ fn info() -> RunInfo {
         scenario: "smoke".into(),
         scenario_path: "scenarios/smoke.yaml".into(),
         started_unix_ms: 1_700_000_000_000,
+        scenario_sha256: "ab".repeat(32),
         seed: 7,
-        model: "closed".into(),
+        load: LoadSpec {
+            model: crate::scenario::Model::Closed,
+            unit: "vus".into(),
+            stages: vec![StageSpec {
+                duration_s: 2.0,
+                target: 10.0,
+            }],
+            max_vus: None,
+            graceful_stop_s: 10.0,
+        },
         command: vec![
             "rocketload".into(),
             "run".into(),
             "scenarios/smoke.yaml".into(),
         ],
-        shard: Some((1, 4)),
-        target_urls: vec!["http://127.0.0.1:3000".into()],
-        embedded: true,
+        shard: Some(ShardRef { index: 1, count: 4 }),
     }
+}
+
+fn target() -> TargetInfo {
+    TargetInfo {
+        urls: vec!["http://127.0.0.1:3000".into()],
+        instances: 1,
+        embedded: true,
+        rocketchat_version: Some("7.10".into()),
+        ..TargetInfo::default()
+    }
+}
+
+fn create(dir: &std::path::Path) -> RunWriter {
+    RunWriter::create(dir, &info(), &Tool::current(), &Host::default(), &target()).unwrap()
+}
+
+/// A run writer and the totals of what it was fed, as the collector keeps them.
+struct Written {
+    writer: RunWriter,
+    totals: Totals,
+}
+
+impl Written {
+    fn feed(&mut self, iv: &crate::metrics::Interval) {
+        self.totals.add(iv);
+        let tick = Tick {
+            interval: iv,
+            totals: &self.totals,
+            stage: "stage 1/1: hold 10 VUs",
+        };
+        self.writer.interval(&tick).unwrap();
+    }
+
+    fn totals(&self) -> &Totals {
+        &self.totals
+    }
+
+    fn finish(
+        &mut self,
+        thresholds: &BTreeMap<String, Threshold>,
+        notes: Vec<Note>,
+        ended_unix_ms: u64,
+    ) -> Result<Summary, ResultsError> {
+        let summary = Summary::build(
+            SummaryParts {
+                info: info(),
+                tool: Tool::current(),
+                host: Host::probe(std::path::Path::new("/nonexistent"), &|_| None),
+                target: target(),
+                thresholds: evaluate(thresholds, &self.totals),
+                notes,
+                ended_unix_ms,
+            },
+            &self.totals,
+        );
+        self.writer.finish(&summary)?;
+        Ok(summary)
+    }
+}
+
+fn saturated(text: &str) -> Vec<Note> {
+    vec![Note::new(
+        NoteKind::GeneratorSaturated {
+            lag_p99_ms: 80.0,
+            cpu_over_limit_s: 0,
+            cpu_samples_s: 2,
+            cpu_max_pct: 50.0,
+        },
+        text,
+    )]
 }
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
@@ -34,12 +112,15 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
 }
 
 /// Two intervals of samples; returns the writer after both are written.
-fn write_run(dir: &std::path::Path) -> RunWriter {
+fn write_run(dir: &std::path::Path) -> Written {
     let m = Metrics::new();
     let login = m.id("rest.login");
     let post = m.id("rest.chat.postMessage");
     let lost = m.id("message.lost");
-    let mut w = RunWriter::create(dir, &info()).unwrap();
+    let mut w = Written {
+        writer: create(dir),
+        totals: Totals::default(),
+    };
     for round in 0..2u64 {
         for i in 1..=100u64 {
             m.record(login, Sample::ok(Duration::from_millis(i + round)));
@@ -58,7 +139,7 @@ fn write_run(dir: &std::path::Path) -> RunWriter {
         );
         m.add(lost, 1);
         m.gauge("vus.active").set(10 + round as i64);
-        w.write_interval(&m.snapshot()).unwrap();
+        w.feed(&m.snapshot());
     }
     w
 }
@@ -69,9 +150,10 @@ fn writes_run_intervals_and_summary() {
     let mut w = write_run(&dir);
     let run: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
-    assert_eq!(run["schema"], 1);
+    assert_eq!(run["schema"], 2);
     assert_eq!(run["run"]["scenario"], "smoke");
-    assert!(run["host"]["cpus"].as_u64().unwrap() >= 1);
+    assert_eq!(run["target"]["rocketchat_version"], "7.10");
+    assert!(run["tool"]["version"].is_string());
 
     let lines: Vec<serde_json::Value> = std::fs::read_to_string(dir.join("intervals.jsonl"))
         .unwrap()
@@ -121,7 +203,7 @@ fn writes_run_intervals_and_summary() {
     let summary = w
         .finish(
             &thresholds,
-            vec!["generator saturated: test".into()],
+            saturated("generator saturated: test"),
             1_700_000_100_000,
         )
         .unwrap();
@@ -140,8 +222,10 @@ fn writes_run_intervals_and_summary() {
     for key in [
         "schema",
         "run",
+        "tool",
         "host",
         "target",
+        "shards",
         "metrics",
         "counters",
         "thresholds",
@@ -166,10 +250,19 @@ fn writes_run_intervals_and_summary() {
         assert!(m.get(key).is_some(), "missing metrics.rest.login.{key}");
     }
     assert!(json["metrics"]["rest.chat.postMessage"]["service"]["histogram"].is_string());
-    assert_eq!(json["run"]["shard"], serde_json::json!([1, 4]));
+    assert_eq!(
+        json["run"]["shard"],
+        serde_json::json!({"index": 1, "count": 4})
+    );
     assert_eq!(json["thresholds"][0]["passed"], false);
+    assert_eq!(json["thresholds"][0]["stat"], "count");
+    assert_eq!(json["thresholds"][0]["bound"], "<=");
+    assert_eq!(json["notes"][0]["kind"], "generator_saturated");
+    assert_eq!(json["notes"][0]["lag_p99_ms"], 80.0);
+    assert_eq!(json["shards"].as_array().map(Vec::len), Some(1));
+    assert_eq!(json["run"]["load"]["stages"][0]["target"], 10.0);
     // Reusing the directory removes the old summary until the new run ends.
-    RunWriter::create(&dir, &info()).unwrap();
+    create(&dir);
     assert!(!dir.join("summary.json").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -206,6 +299,12 @@ fn read_summary_reports_bad_files() {
     assert!(matches!(read_summary(&f), Err(ResultsError::Read { .. })));
     std::fs::write(&f, "{not json").unwrap();
     assert!(matches!(read_summary(&f), Err(ResultsError::Parse { .. })));
+    std::fs::write(&f, r#"{"schema": 2, "run": {}}"#).unwrap();
+    let e = read_summary(&f).unwrap_err();
+    assert!(matches!(e, ResultsError::Parse { .. }), "{e}");
+    assert!(e.to_string().contains("summary.json"), "{e}");
+    std::fs::write(&f, r#"[1, 2]"#).unwrap();
+    assert!(matches!(read_summary(&f), Err(ResultsError::Parse { .. })));
     std::fs::write(&f, r#"{"schema": 99}"#).unwrap();
     let e = read_summary(&f).unwrap_err();
     assert!(matches!(e, ResultsError::Schema { found: 99, .. }), "{e}");
@@ -236,7 +335,7 @@ fn printed_summary_shows_metrics_thresholds_and_notes() {
     let summary = w
         .finish(
             &thresholds,
-            vec!["generator saturated: CPU".into()],
+            saturated("generator saturated: CPU"),
             1_700_000_100_000,
         )
         .unwrap();
@@ -285,4 +384,39 @@ fn intervals_re_total_exactly() {
     let e = read_intervals(&file).unwrap_err().to_string();
     assert!(e.contains("line 1"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn schema_1_baselines_still_open() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results/baselines");
+    for name in ["smoke", "office-day"] {
+        let dir = root.join(name);
+        let raw: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap())
+                .unwrap();
+        let s = read_summary(&dir).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(s.schema, SCHEMA);
+        assert_eq!(s.run.info.scenario, raw["run"]["scenario"]);
+        assert_eq!(s.metrics.len(), raw["metrics"].as_object().unwrap().len());
+        assert_eq!(
+            s.thresholds.len(),
+            raw["thresholds"].as_array().unwrap().len()
+        );
+        assert_eq!(s.host.cores as u64, raw["host"]["cpus"].as_u64().unwrap());
+        assert_eq!(s.tool.version, raw["host"]["rocketload_version"]);
+        assert_eq!(s.shards.len(), 1);
+        // Limits moved from strings to data, with the same numbers.
+        for (t, r) in s
+            .thresholds
+            .iter()
+            .zip(raw["thresholds"].as_array().unwrap())
+        {
+            assert_eq!(t.stat.key(), r["limit"]);
+            assert_eq!(t.limit, r["threshold"].as_f64().unwrap());
+            assert_eq!(t.passed, r["passed"]);
+        }
+        // The histograms still total exactly.
+        let e2e = &s.metrics["message.e2e"];
+        assert_eq!(e2e.latency.histogram.len(), e2e.count - e2e.errors);
+    }
 }

@@ -1,141 +1,246 @@
-//! Pass/fail limits of a scenario, evaluated against a run's totals.
+//! Pass/fail limits of a scenario, evaluated against a run's totals. A
+//! result keeps its limit as data (statistic, bound, number, unit) beside
+//! the measured value, so merge and compare re-evaluate without parsing.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::summary::round3;
+use super::num::round3;
 use super::totals::Totals;
 use crate::metrics::MetricInterval;
-use crate::metrics::histogram::us_to_ms;
+use crate::metrics::histogram::quantile_ms;
+use crate::metrics::names::ALL_OPERATIONS;
 use crate::scenario::Threshold;
 
-/// The metric name that means every client operation together.
-pub const ALL_OPERATIONS: &str = "errors";
+/// What a limit bounds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stat {
+    P50,
+    P90,
+    P95,
+    P99,
+    P999,
+    Max,
+    /// Failed operations over all operations.
+    ErrorRate,
+    /// A counter, or the samples of a metric (upper bound).
+    Count,
+    /// The samples of a metric (lower bound: catches runs that measured
+    /// nothing).
+    MinCount,
+}
+
+/// Which side of the limit passes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Bound {
+    #[serde(rename = "<=")]
+    AtMost,
+    #[serde(rename = ">=")]
+    AtLeast,
+}
+
+/// The unit of a limit and of its measured value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    Ms,
+    /// A fraction: 0.01 is 1 %.
+    Ratio,
+    Count,
+}
+
+impl Stat {
+    /// The quantile of a latency statistic (1 for `max`).
+    pub fn quantile(self) -> Option<f64> {
+        match self {
+            Stat::P50 => Some(0.50),
+            Stat::P90 => Some(0.90),
+            Stat::P95 => Some(0.95),
+            Stat::P99 => Some(0.99),
+            Stat::P999 => Some(0.999),
+            Stat::Max => Some(1.0),
+            Stat::ErrorRate | Stat::Count | Stat::MinCount => None,
+        }
+    }
+
+    pub fn unit(self) -> Unit {
+        match self {
+            Stat::ErrorRate => Unit::Ratio,
+            Stat::Count | Stat::MinCount => Unit::Count,
+            _ => Unit::Ms,
+        }
+    }
+
+    pub fn bound(self) -> Bound {
+        match self {
+            Stat::MinCount => Bound::AtLeast,
+            _ => Bound::AtMost,
+        }
+    }
+
+    /// The scenario's spelling: `p95`, `rate`, `count`, `min_count`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Stat::P50 => "p50",
+            Stat::P90 => "p90",
+            Stat::P95 => "p95",
+            Stat::P99 => "p99",
+            Stat::P999 => "p999",
+            Stat::Max => "max",
+            Stat::ErrorRate => "rate",
+            Stat::Count => "count",
+            Stat::MinCount => "min_count",
+        }
+    }
+
+    /// From the scenario's (and schema 1's) spelling.
+    pub fn from_key(key: &str) -> Option<Stat> {
+        [
+            Stat::P50,
+            Stat::P90,
+            Stat::P95,
+            Stat::P99,
+            Stat::P999,
+            Stat::Max,
+            Stat::ErrorRate,
+            Stat::Count,
+            Stat::MinCount,
+        ]
+        .into_iter()
+        .find(|s| s.key() == key)
+    }
+}
 
 /// One limit checked.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ThresholdResult {
     /// Metric name, or `errors` for every operation together.
     pub metric: String,
-    /// `p50` `p90` `p95` `p99` `p999` `max` (ms), `rate` (error fraction),
-    /// `count` (upper bound), `min_count` (lower bound).
-    pub limit: String,
-    /// The limit's value, in `unit`.
-    pub threshold: f64,
+    pub stat: Stat,
+    pub bound: Bound,
+    /// The limit, in `unit`.
+    pub limit: f64,
+    pub unit: Unit,
     /// The measured value, in `unit`; null when nothing was measured.
     pub actual: Option<f64>,
-    /// `ms`, `ratio` or `count`.
-    pub unit: String,
     pub passed: bool,
 }
 
 impl ThresholdResult {
-    /// `p95 < 500 ms`-style text of the limit.
+    /// `p95 <= 500 ms`-style text of the limit.
     pub fn describe_limit(&self) -> String {
-        let op = if self.limit == "min_count" {
-            ">="
-        } else {
-            "<="
+        let op = match self.bound {
+            Bound::AtMost => "<=",
+            Bound::AtLeast => ">=",
         };
         format!(
             "{} {op} {}",
-            self.limit,
-            format_value(self.threshold, &self.unit)
+            self.stat.key(),
+            format_value(self.limit, self.unit)
         )
     }
 }
 
 /// Human form of a value in a threshold unit.
-pub fn format_value(v: f64, unit: &str) -> String {
+pub fn format_value(v: f64, unit: Unit) -> String {
     match unit {
-        "ms" => format!("{v} ms"),
-        "ratio" => format!("{}%", round3(v * 100.0)),
-        _ => format!("{v}"),
+        Unit::Ms => format!("{v} ms"),
+        Unit::Ratio => format!("{}%", round3(v * 100.0)),
+        Unit::Count => format!("{v}"),
     }
+}
+
+/// The limits of one scenario threshold, in a fixed order.
+fn limits(t: &Threshold) -> Vec<(Stat, f64)> {
+    let ms = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1000.0);
+    [
+        (Stat::P50, ms(t.p50)),
+        (Stat::P90, ms(t.p90)),
+        (Stat::P95, ms(t.p95)),
+        (Stat::P99, ms(t.p99)),
+        (Stat::P999, ms(t.p999)),
+        (Stat::Max, ms(t.max)),
+        (Stat::ErrorRate, t.rate),
+        (Stat::Count, t.count.map(|c| c as f64)),
+        (Stat::MinCount, t.min_count.map(|c| c as f64)),
+    ]
+    .into_iter()
+    .filter_map(|(s, v)| v.map(|v| (s, v)))
+    .collect()
 }
 
 /// Checks every limit of every threshold. A latency or rate limit on a
 /// metric with no samples fails (a limit on nothing measured must not pass
 /// silently); a `count` limit on a counter never incremented sees 0.
 pub fn evaluate(thresholds: &BTreeMap<String, Threshold>, totals: &Totals) -> Vec<ThresholdResult> {
-    let mut out = Vec::new();
-    for (name, t) in thresholds {
-        let merged;
-        let metric: Option<&MetricInterval> = if name == ALL_OPERATIONS {
-            merged = totals.all_operations();
-            Some(&merged)
-        } else {
-            totals.metrics.get(name)
-        };
-        let latency_limits: [(&str, Option<Duration>, f64); 6] = [
-            ("p50", t.p50, 0.50),
-            ("p90", t.p90, 0.90),
-            ("p95", t.p95, 0.95),
-            ("p99", t.p99, 0.99),
-            ("p999", t.p999, 0.999),
-            ("max", t.max, 1.0),
-        ];
-        for (limit, value, q) in latency_limits {
-            let Some(value) = value else { continue };
-            let threshold = value.as_secs_f64() * 1000.0;
-            let actual = metric
-                .filter(|m| !m.latency.is_empty())
-                .map(|m| us_to_ms(m.latency.value_at_quantile(q)));
-            out.push(result(name, limit, threshold, actual, "ms", |a| {
-                a <= threshold
-            }));
-        }
-        if let Some(rate) = t.rate {
-            let actual = metric
-                .filter(|m| m.count() > 0)
-                .map(|m| m.error_count() as f64 / m.count() as f64);
-            out.push(result(name, "rate", rate, actual, "ratio", |a| a <= rate));
-        }
-        let counted = totals
-            .counters
-            .get(name)
-            .copied()
-            .or_else(|| metric.map(MetricInterval::count))
-            .unwrap_or(0);
-        if let Some(max) = t.count {
-            let actual = Some(counted as f64);
-            out.push(result(name, "count", max as f64, actual, "count", |a| {
-                a <= max as f64
-            }));
-        }
-        if let Some(min) = t.min_count {
-            let n = metric.map(MetricInterval::count).unwrap_or(counted);
-            let actual = Some(n as f64);
-            out.push(result(
-                name,
-                "min_count",
-                min as f64,
-                actual,
-                "count",
-                |a| a >= min as f64,
-            ));
-        }
-    }
-    out
+    let specs: Vec<(String, Stat, f64)> = thresholds
+        .iter()
+        .flat_map(|(name, t)| {
+            limits(t)
+                .into_iter()
+                .map(move |(s, v)| (name.clone(), s, v))
+        })
+        .collect();
+    reevaluate(specs.iter().map(|(n, s, v)| (n.as_str(), *s, *v)), totals)
 }
 
-fn result(
-    metric: &str,
-    limit: &str,
-    threshold: f64,
-    actual: Option<f64>,
-    unit: &str,
-    ok: impl Fn(f64) -> bool,
-) -> ThresholdResult {
-    ThresholdResult {
-        metric: metric.to_string(),
-        limit: limit.to_string(),
-        threshold,
-        actual,
-        unit: unit.to_string(),
-        passed: actual.is_some_and(ok),
+/// Evaluates limits given as data (metric, statistic, limit), e.g. those
+/// stored in a summary, against other totals (a merge of shards).
+pub fn reevaluate<'a>(
+    specs: impl IntoIterator<Item = (&'a str, Stat, f64)>,
+    totals: &Totals,
+) -> Vec<ThresholdResult> {
+    let mut all = None;
+    specs
+        .into_iter()
+        .map(|(name, stat, limit)| {
+            let metric: Option<&MetricInterval> = if name == ALL_OPERATIONS {
+                Some(all.get_or_insert_with(|| totals.all_operations()))
+            } else {
+                totals.metrics.get(name)
+            };
+            let actual = measured(stat, name, metric, totals);
+            let passed = actual.is_some_and(|a| match stat.bound() {
+                Bound::AtMost => a <= limit,
+                Bound::AtLeast => a >= limit,
+            });
+            ThresholdResult {
+                metric: name.to_string(),
+                stat,
+                bound: stat.bound(),
+                limit,
+                unit: stat.unit(),
+                actual,
+                passed,
+            }
+        })
+        .collect()
+}
+
+fn measured(
+    stat: Stat,
+    name: &str,
+    metric: Option<&MetricInterval>,
+    totals: &Totals,
+) -> Option<f64> {
+    if let Some(q) = stat.quantile() {
+        return metric.and_then(|m| quantile_ms(&m.latency, q));
+    }
+    let counted = totals
+        .counters
+        .get(name)
+        .copied()
+        .or_else(|| metric.map(MetricInterval::count))
+        .unwrap_or(0);
+    match stat {
+        Stat::ErrorRate => metric
+            .filter(|m| m.count() > 0)
+            .map(|m| m.error_count() as f64 / m.count() as f64),
+        Stat::Count => Some(counted as f64),
+        _ => Some(metric.map(MetricInterval::count).unwrap_or(counted) as f64),
     }
 }
 
@@ -188,14 +293,14 @@ mod tests {
             ),
             &totals(),
         );
-        let by: BTreeMap<_, _> = r.iter().map(|r| (r.limit.as_str(), r)).collect();
-        assert!(by["p50"].passed);
-        let p95 = by["p95"];
+        let by: BTreeMap<_, _> = r.iter().map(|r| (r.stat, r)).collect();
+        assert!(by[&Stat::P50].passed);
+        let p95 = by[&Stat::P95];
         assert!(!p95.passed);
         assert!((p95.actual.unwrap() - 95.0).abs() < 0.1, "{p95:?}");
-        assert!(by["max"].passed);
-        assert_eq!(p95.unit, "ms");
-        assert_eq!(p95.threshold, 90.0);
+        assert!(by[&Stat::Max].passed);
+        assert_eq!(p95.unit, Unit::Ms);
+        assert_eq!(p95.limit, 90.0);
     }
 
     #[test]
@@ -309,10 +414,11 @@ mod tests {
     fn describes_limits() {
         let r = ThresholdResult {
             metric: "errors".into(),
-            limit: "rate".into(),
-            threshold: 0.01,
+            stat: Stat::ErrorRate,
+            bound: Bound::AtMost,
+            limit: 0.01,
             actual: Some(0.0),
-            unit: "ratio".into(),
+            unit: Unit::Ratio,
             passed: true,
         };
         assert_eq!(r.describe_limit(), "rate <= 1%");

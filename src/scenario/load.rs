@@ -16,6 +16,39 @@ use super::yaml;
 pub struct Loaded {
     pub scenario: Scenario,
     pub warnings: Vec<Problem>,
+    /// SHA-256 (hex) of the file as run: after `${VAR}` substitution, with
+    /// the values of secret-looking variables left as written
+    /// ([`is_secret_name`]), so two runs with the same settings hash the
+    /// same and no password can be recovered from the hash.
+    pub sha256: String,
+}
+
+/// A variable whose value must not reach results: its name contains
+/// PASSWORD, PASSWD, SECRET, TOKEN, KEY or CREDENTIAL (any case).
+pub fn is_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "KEY", "CREDENTIAL"]
+        .iter()
+        .any(|w| upper.contains(w))
+}
+
+/// The digest of [`Loaded::sha256`].
+fn digest_as_run(text: &str, env: &dyn Fn(&str) -> Option<String>) -> String {
+    use sha2::{Digest, Sha256};
+    let masked = |name: &str| {
+        if is_secret_name(name) {
+            Some(format!("${{{name}}}"))
+        } else {
+            env(name)
+        }
+    };
+    // The text already interpolated once without errors, so this pass
+    // cannot fail; the raw text is the fallback all the same.
+    let as_run = interpolate(text, &masked).map_or_else(|_| text.to_string(), |i| i.text);
+    Sha256::digest(as_run.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Reads, interpolates (from the process environment), parses and validates.
@@ -133,6 +166,7 @@ pub fn load_str_with_warnings(
     Ok(Loaded {
         scenario,
         warnings: problems,
+        sha256: digest_as_run(text, env),
     })
 }
 

@@ -18,6 +18,8 @@ pub mod yaml;
 
 pub use describe::describe_load;
 pub use error::{Problem, ScenarioError, Severity};
-pub use load::{Loaded, load, load_str, load_str_with_warnings, load_with_warnings};
+pub use load::{
+    Loaded, is_secret_name, load, load_str, load_str_with_warnings, load_with_warnings,
+};
 pub use model::*;
 pub use template::{RenderCtx, Template, TemplateError};

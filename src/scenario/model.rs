@@ -58,6 +58,10 @@ pub fn default_op_timeout() -> Duration {
     Duration::from_secs(30)
 }
 
+/// The longest load a run may have (its stages together): every load
+/// loop stops by itself, and a typo (`7000h`) must not run for months.
+pub const MAX_RUN: Duration = Duration::from_secs(7 * 24 * 3600);
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Target {
@@ -160,7 +164,7 @@ fn default_room_prefix() -> String {
     "load-room-".into()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Model {
     Closed,

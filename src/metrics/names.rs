@@ -1,0 +1,50 @@
+//! The metric names every run has, whatever its steps, and which of them
+//! are counters: the one list that scenario validation, the engine and
+//! the results read. Step metrics (`rest.<endpoint>`, `ddp.method.<name>`,
+//! ...) are named by the scenario model (`Step::metric_name`).
+
+/// The special threshold metric: every client operation together.
+pub const ALL_OPERATIONS: &str = "errors";
+/// Completed iterations of a behaviour.
+pub const ITERATIONS: &str = "iterations";
+/// Open model: arrivals that found no free VU in time.
+pub const ITERATIONS_DROPPED: &str = "iterations.dropped";
+/// Websocket sessions re-established after a drop.
+pub const DDP_RECONNECTS: &str = "ddp.reconnects";
+/// Sender's send to each subscribed receiver's receipt.
+pub const MESSAGE_E2E: &str = "message.e2e";
+/// Expected deliveries not received within `loss_timeout`.
+pub const MESSAGE_LOST: &str = "message.lost";
+/// Deliveries received more than once.
+pub const MESSAGE_DUPLICATE: &str = "message.duplicate";
+/// The generator's own scheduler lag.
+pub const GENERATOR_LAG: &str = "generator.lag";
+/// Gauge: the generator's CPU use in % of the cores it may use.
+pub const GENERATOR_CPU_PCT: &str = "generator.cpu_pct";
+/// Gauge: VUs running.
+pub const VUS_ACTIVE: &str = "vus.active";
+
+/// Counters: only `count` (and `min_count`) limits apply to them.
+pub const COUNTERS: &[&str] = &[
+    MESSAGE_LOST,
+    MESSAGE_DUPLICATE,
+    ITERATIONS_DROPPED,
+    DDP_RECONNECTS,
+];
+
+/// Names every run records, whatever the steps.
+pub const ALWAYS: &[&str] = &[
+    ALL_OPERATIONS,
+    ITERATIONS,
+    ITERATIONS_DROPPED,
+    DDP_RECONNECTS,
+    GENERATOR_LAG,
+];
+
+/// True for client operations (REST calls, DDP methods and subscriptions,
+/// connects, steps); false for observations such as `message.*` and the
+/// generator's own `generator.*`. The special threshold metric `errors`
+/// and the progress line's requests/s cover operations only.
+pub fn is_operation(name: &str) -> bool {
+    !(name.starts_with("message.") || name.starts_with("generator.") || name == ITERATIONS)
+}

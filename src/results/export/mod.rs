@@ -1,0 +1,83 @@
+//! Exporters: a finished (or partial) run rendered in one format each,
+//! behind one small trait (after hyperfine's `src/export/`). The format is
+//! picked from a file's extension unless given.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use super::error::ResultsError;
+use super::intervals::IntervalRecord;
+use super::summary::Summary;
+
+mod json;
+mod text;
+
+/// What an exporter renders: the summary, and the interval lines when the
+/// caller has them (a run directory) and asked for them.
+pub struct ExportInput<'a> {
+    pub summary: &'a Summary,
+    pub intervals: Option<&'a [IntervalRecord]>,
+    /// The run is incomplete (no `summary.json`: re-totalled from its
+    /// intervals).
+    pub partial: bool,
+}
+
+/// One output format.
+pub trait Exporter {
+    fn write(&self, input: &ExportInput<'_>, w: &mut dyn Write) -> io::Result<()>;
+}
+
+/// The formats, by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The summary table, as `run` prints it.
+    Text,
+    /// The summary as `summary.json` holds it.
+    Json,
+}
+
+impl Format {
+    /// The format a file name asks for: `.txt`, `.json`.
+    pub fn from_path(path: &Path) -> Option<Format> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "txt" | "text" => Some(Format::Text),
+            "json" => Some(Format::Json),
+            _ => None,
+        }
+    }
+
+    /// Extensions [`Format::from_path`] knows, for error messages.
+    pub const EXTENSIONS: &'static str = ".json, .txt";
+
+    pub fn exporter(self) -> Box<dyn Exporter> {
+        match self {
+            Format::Text => Box::new(text::Text),
+            Format::Json => Box::new(json::Json),
+        }
+    }
+}
+
+/// Writes `input` to `path` (`-`: stdout) in `format`, aside then renamed
+/// so a reader never sees half a file.
+pub fn write_export(
+    path: &Path,
+    format: Format,
+    input: &ExportInput<'_>,
+) -> Result<(), ResultsError> {
+    let err = |source| ResultsError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut bytes = Vec::new();
+    format.exporter().write(input, &mut bytes).map_err(err)?;
+    if path == Path::new("-") {
+        return io::stdout().lock().write_all(&bytes).map_err(err);
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, &bytes).map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)
+}

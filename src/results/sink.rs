@@ -1,0 +1,34 @@
+//! The seam between the collector and whatever consumes a run as it goes:
+//! once per interval every sink sees the interval, the totals so far and
+//! the engine's stage; at the end it sees the summary. The results files
+//! and the progress display are sinks; live exporters plug in the same way
+//! (after k6's `Output` and ripgrep's `Sink`).
+//!
+//! Sinks run on the collector's own thread, never on the VUs' scheduler,
+//! so a slow sink delays the next interval line, not the load.
+
+use super::error::ResultsError;
+use super::summary::Summary;
+use super::totals::Totals;
+use crate::metrics::Interval;
+
+/// One collected interval, as a sink sees it.
+pub struct Tick<'a> {
+    pub interval: &'a Interval,
+    /// Every interval so far, this one included.
+    pub totals: &'a Totals,
+    /// The engine's stage label, e.g. `stage 2/3: hold 40 VUs`.
+    pub stage: &'a str,
+}
+
+/// A consumer of a run's intervals.
+pub trait IntervalSink: Send {
+    /// One interval was collected. An error is reported once per sink; the
+    /// run goes on and later intervals are still offered.
+    fn interval(&mut self, tick: &Tick<'_>) -> Result<(), ResultsError>;
+
+    /// The run ended and its summary is final.
+    fn finish(&mut self, _summary: &Summary) -> Result<(), ResultsError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,97 @@
+//! Why a run could not be done, and the one place that turns a run's end
+//! into an exit code.
+
+use std::fmt;
+
+use crate::engine::EngineError;
+use crate::results::ResultsError;
+use crate::scenario::ScenarioError;
+
+/// The process exit status of a run, as the interface contract documents it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Every threshold held.
+    Pass,
+    /// A threshold failed.
+    ThresholdsFailed,
+    /// A bad scenario, flag or results file, or a target unreachable at start.
+    BadInput,
+    /// Results could not be written (disk full, permissions): sysexits'
+    /// EX_IOERR, so a CI job can tell a broken runner from a broken server.
+    WriteFailed,
+    /// Ctrl-C: the partial results were written.
+    Interrupted,
+}
+
+impl Exit {
+    pub const fn code(self) -> u8 {
+        match self {
+            Exit::Pass => 0,
+            Exit::ThresholdsFailed => 1,
+            Exit::BadInput => 2,
+            Exit::WriteFailed => 74,
+            Exit::Interrupted => 130,
+        }
+    }
+}
+
+/// What stopped a run before or while it measured.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Scenario(ScenarioError),
+    /// Flags and scenario do not combine into a run.
+    #[error("{0}")]
+    Plan(String),
+    #[error("embedded server: {0}")]
+    Embedded(String),
+    /// The target check, provisioning, or the engine's own set-up.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// A results file could not be written.
+    #[error(transparent)]
+    Write(ResultsError),
+    /// A results file given as input could not be read.
+    #[error(transparent)]
+    Read(ResultsError),
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+}
+
+impl RunError {
+    pub fn exit(&self) -> Exit {
+        match self {
+            RunError::Write(_) => Exit::WriteFailed,
+            RunError::Scenario(_)
+            | RunError::Plan(_)
+            | RunError::Embedded(_)
+            | RunError::Engine(_)
+            | RunError::Read(_)
+            | RunError::Runtime(_) => Exit::BadInput,
+        }
+    }
+}
+
+impl From<ResultsError> for RunError {
+    /// Results errors met while running are write errors; readers map
+    /// theirs to [`RunError::Read`] explicitly.
+    fn from(e: ResultsError) -> RunError {
+        RunError::Write(e)
+    }
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.code())
+    }
+}
+
+/// Prints an error with its chain of causes on stderr.
+pub fn report_error(err: &dyn std::error::Error) {
+    eprintln!("error: {err}");
+    let mut source = err.source();
+    while let Some(cause) = source {
+        eprintln!("  caused by: {cause}");
+        source = cause.source();
+    }
+}

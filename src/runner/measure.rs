@@ -1,0 +1,391 @@
+//! One measurement on a prepared target: the engine drives the load, a
+//! collector thread turns the metrics into one interval per second and
+//! feeds the sinks (the results files first), and at the end the
+//! thresholds are evaluated and the summary written. Called once by `run`,
+//! once per step by a capacity search.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::watch;
+
+use super::error::{Exit, RunError, report_error};
+use super::prepare::Prepared;
+use crate::engine::sink::now_unix_us as unix_us;
+use crate::engine::{self, EngineError, EngineNote, EngineReport, EngineStatus, Overrides};
+use crate::metrics::{Interval, MessageTracker, Metrics, spawn_self_check};
+use crate::results::export::{ExportInput, Format, write_export};
+use crate::results::{
+    CpuTimes, Host, IntervalSink, LoadSpec, Note, NoteKind, ResultsError, RunInfo, RunWriter,
+    ShardRef, Summary, SummaryParts, Tick, Tool, Totals, evaluate, read_intervals,
+};
+use crate::scenario::Scenario;
+use crate::server::Server;
+
+/// What one measurement changes on the prepared run.
+#[derive(Debug, Clone, Default)]
+pub struct Measure {
+    /// On top of the request's overrides.
+    pub overrides: Overrides,
+    /// Instance URLs for this measurement (default: the prepared ones).
+    pub targets: Option<Vec<String>>,
+    /// The results directory.
+    pub out: PathBuf,
+    /// Wait until then before the load starts (aligns shards).
+    pub start_at: Option<SystemTime>,
+    /// The command line, kept in `run.json`.
+    pub command: Vec<String>,
+    /// Files to write the finished results to, each in its format.
+    pub exports: Vec<(PathBuf, Format)>,
+    /// Exports that can show intervals (CSV) show them.
+    pub export_intervals: bool,
+}
+
+/// A finished measurement: its summary (also in `dir/summary.json` unless
+/// `write_error` says otherwise) and how it ended.
+#[derive(Debug)]
+pub struct Measurement {
+    pub summary: Summary,
+    pub dir: PathBuf,
+    /// Ctrl-C ended it; the results cover the time until then.
+    pub interrupted: bool,
+    /// The engine could not run the plan (the results hold what it did).
+    pub stopped_early: Option<EngineError>,
+    /// `summary.json` could not be written (the summary is still here).
+    pub write_error: Option<ResultsError>,
+}
+
+impl Measurement {
+    /// The exit status of a finished measurement.
+    pub fn exit(&self) -> Exit {
+        if self.interrupted {
+            Exit::Interrupted
+        } else if self.write_error.is_some() {
+            Exit::WriteFailed
+        } else if self.stopped_early.is_some() {
+            Exit::BadInput
+        } else if self.summary.passed() {
+            Exit::Pass
+        } else {
+            Exit::ThresholdsFailed
+        }
+    }
+}
+
+/// The exit status of a run, decided here only.
+pub fn exit_of(result: &Result<Measurement, RunError>) -> Exit {
+    match result {
+        Ok(m) => m.exit(),
+        Err(e) => e.exit(),
+    }
+}
+
+impl Prepared {
+    /// Runs one measurement. `sinks` see every interval after the results
+    /// writer; `on_start(description)` is called once the plan is final.
+    pub async fn measure(
+        &self,
+        m: &Measure,
+        mut sinks: Vec<Box<dyn IntervalSink>>,
+    ) -> Result<Measurement, RunError> {
+        let plan = self.plan(&m.overrides, m.targets.as_deref())?;
+        if let Some(at) = m.start_at {
+            wait_until(at).await;
+        }
+        let started_unix_ms = unix_ms();
+        let profile = plan.profile();
+        let load = &plan.scenario.load;
+        let info = RunInfo {
+            id: format!("{:08x}", plan.run_id),
+            scenario: self.scenario.name.clone(),
+            scenario_path: self.request.scenario.display().to_string(),
+            scenario_sha256: self.scenario_sha256.clone(),
+            started_unix_ms,
+            seed: plan.seed,
+            load: LoadSpec::of(
+                load,
+                &profile.stages,
+                matches!(load.model, crate::scenario::Model::Open).then(|| plan.max_vus()),
+            ),
+            command: m.command.clone(),
+            shard: plan.shard.map(|(index, count)| ShardRef { index, count }),
+        };
+        let tool = Tool::current();
+        let mut host = Host::current();
+        let cpu_at_start = CpuTimes::read(std::path::Path::new("/"));
+        let mut target = self.target.clone();
+        if m.targets.is_some() {
+            target.urls = plan.targets.clone();
+            target.instances = plan.targets.len() as u32;
+        }
+        let mut writer = RunWriter::create(&m.out, &info, &tool, &host, &target)?;
+
+        let metrics = Metrics::new();
+        let tracker = MessageTracker::new(&metrics, plan.scenario.loss_timeout);
+        let self_check = spawn_self_check(&metrics);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let (status_tx, status_rx) = watch::channel(EngineStatus::default());
+        let interrupted = Arc::new(AtomicBool::new(false));
+        let ctrl_c = {
+            let interrupted = interrupted.clone();
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    interrupted.store(true, Ordering::SeqCst);
+                    let _ = stop_tx.send(true);
+                }
+            })
+        };
+        let faults = schedule_faults(&self.scenario, self.server.as_ref());
+
+        // Collector: one interval per second, to the writer then the sinks.
+        // A plain thread, so file I/O never stalls the VUs' scheduler (the
+        // self-check would see that as generator lag).
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let collector = {
+            let metrics = metrics.clone();
+            let tracker = tracker.clone();
+            std::thread::spawn(move || {
+                let mut c = Collector::default();
+                let start = Instant::now();
+                for second in 1u32.. {
+                    let next = start + Duration::from_secs(second.into());
+                    let wait = next.saturating_duration_since(Instant::now());
+                    match done_rx.recv_timeout(wait) {
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                        _ => break,
+                    }
+                    tracker.sweep(unix_us());
+                    let stage = status_rx.borrow().stage.clone();
+                    c.collect(&metrics.snapshot(), &stage, &mut writer, &mut sinks);
+                }
+                (c, writer, sinks)
+            })
+        };
+
+        let report =
+            engine::execute(&plan, &self.world, &metrics, &tracker, stop_rx, &status_tx).await;
+        if let Some(f) = faults {
+            f.abort();
+        }
+        ctrl_c.abort();
+        // The engine's VUs lingered for in-flight messages before closing;
+        // whatever is still owed now was lost.
+        tracker.sweep(u64::MAX);
+        let _ = done_tx.send(());
+        let (mut c, mut writer, mut sinks) = collector
+            .join()
+            .map_err(|_| RunError::Plan("the results collector thread panicked".into()))?;
+        let stage = status_tx.borrow().stage.clone();
+        c.collect(&metrics.snapshot(), &stage, &mut writer, &mut sinks);
+
+        host.cpu_steal_ratio = cpu_at_start
+            .zip(CpuTimes::read(std::path::Path::new("/")))
+            .and_then(|(start, end)| end.steal_since(&start));
+        let interrupted = interrupted.load(Ordering::SeqCst);
+        let mut notes: Vec<Note> = self
+            .warnings
+            .iter()
+            .map(|w| Note::new(NoteKind::Config, w.clone()))
+            .collect();
+        notes.extend(run_notes(&report, interrupted));
+        if let Some(s) = self_check.verdict() {
+            notes.push(Note::new(
+                NoteKind::GeneratorSaturated {
+                    lag_p99_ms: s.lag_p99.as_secs_f64() * 1000.0,
+                    cpu_over_limit_s: s.cpu_over_limit_s,
+                    cpu_samples_s: s.cpu_samples_s,
+                    cpu_max_pct: s.cpu_max_pct,
+                },
+                s.text,
+            ));
+        }
+        if let Some(e) = &c.write_error {
+            notes.push(Note::new(
+                NoteKind::IntervalsNotWritten,
+                format!("some interval lines were not written ({e}); the totals are whole"),
+            ));
+        }
+        let summary = Summary::build(
+            SummaryParts {
+                info,
+                tool,
+                host,
+                target,
+                thresholds: evaluate(&plan.scenario.thresholds, &c.totals),
+                notes,
+                ended_unix_ms: unix_ms(),
+            },
+            &c.totals,
+        );
+        let mut write_error = writer.finish(&summary).err();
+        for (path, format) in &m.exports {
+            if let Err(e) = export_to(path, *format, &summary, m) {
+                report_error(&e);
+                write_error.get_or_insert(e);
+            }
+        }
+        for sink in &mut sinks {
+            if let Err(e) = sink.finish(&summary) {
+                report_error(&e);
+            }
+        }
+        Ok(Measurement {
+            summary,
+            dir: m.out.clone(),
+            interrupted,
+            stopped_early: report.err(),
+            write_error,
+        })
+    }
+}
+
+/// Writes one export of a finished measurement.
+fn export_to(
+    path: &std::path::Path,
+    format: Format,
+    summary: &Summary,
+    m: &Measure,
+) -> Result<(), ResultsError> {
+    let intervals = if m.export_intervals {
+        Some(read_intervals(&m.out).unwrap_or_default())
+    } else {
+        None
+    };
+    let input = ExportInput {
+        summary,
+        intervals: intervals.as_deref(),
+        partial: false,
+    };
+    write_export(path, format, &input)
+}
+
+/// The collector's state: totals and the first error of each sink.
+#[derive(Default)]
+struct Collector {
+    totals: Totals,
+    write_error: Option<ResultsError>,
+    sink_failed: Vec<bool>,
+}
+
+impl Collector {
+    fn collect(
+        &mut self,
+        iv: &Interval,
+        stage: &str,
+        writer: &mut RunWriter,
+        sinks: &mut [Box<dyn IntervalSink>],
+    ) {
+        self.totals.add(iv);
+        let tick = Tick {
+            interval: iv,
+            totals: &self.totals,
+            stage,
+        };
+        if let Err(e) = writer.interval(&tick) {
+            if self.write_error.is_none() {
+                eprintln!("warning: an interval line was not written:");
+                report_error(&e);
+            }
+            self.write_error.get_or_insert(e);
+        }
+        self.sink_failed.resize(sinks.len(), false);
+        for (sink, failed) in sinks.iter_mut().zip(&mut self.sink_failed) {
+            if let Err(e) = sink.interval(&tick)
+                && !std::mem::replace(failed, true)
+            {
+                report_error(&e);
+            }
+        }
+    }
+}
+
+/// The engine's report as notes.
+fn run_notes(report: &Result<EngineReport, EngineError>, interrupted: bool) -> Vec<Note> {
+    let mut notes = Vec::new();
+    let r = match report {
+        Ok(r) => r,
+        Err(e) => {
+            notes.push(Note::new(
+                NoteKind::StoppedEarly,
+                format!("the run stopped early: {e}"),
+            ));
+            return notes;
+        }
+    };
+    for n in &r.notes {
+        let kind = match n {
+            EngineNote::FirstError { metric, class, .. } => NoteKind::FirstError {
+                metric: metric.clone(),
+                class: class.clone(),
+            },
+            EngineNote::Problem(_) => NoteKind::Scenario,
+        };
+        notes.push(Note::new(kind, n.to_string()));
+    }
+    if r.interrupted > 0 {
+        notes.push(Note::new(
+            NoteKind::CutShortIterations { count: r.interrupted },
+            format!(
+                "{} iteration(s) in progress at the end of the run or a ramp-down were cut short (not timed)",
+                r.interrupted
+            ),
+        ));
+    }
+    if r.dropped > 0 {
+        notes.push(Note::new(
+            NoteKind::DroppedArrivals { count: r.dropped },
+            format!(
+                "{} arrival(s) dropped: no free VU within max_queue (raise load.max_vus?)",
+                r.dropped
+            ),
+        ));
+    }
+    if interrupted || r.stopped {
+        notes.push(Note::new(
+            NoteKind::Interrupted,
+            "the run was interrupted; results cover the time until then",
+        ));
+    }
+    notes
+}
+
+/// Applies the scenario's scheduled faults to the embedded server.
+fn schedule_faults(
+    scenario: &Scenario,
+    server: Option<&Server>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let faults = scenario.server.as_ref()?.faults.clone();
+    let server = server?.faults();
+    if faults.is_empty() {
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        let start = tokio::time::Instant::now();
+        let mut faults = faults;
+        faults.sort_by_key(|f| f.at);
+        for f in faults {
+            tokio::time::sleep_until(start + f.at).await;
+            let body = serde_json::Value::Object(f.fault.clone());
+            if let Err(e) = server.apply(&body) {
+                eprintln!("warning: scheduled fault at {:?} rejected: {e}", f.at);
+            }
+        }
+    }))
+}
+
+async fn wait_until(at: SystemTime) {
+    if let Ok(wait) = at.duration_since(SystemTime::now()) {
+        eprintln!(
+            "waiting {:.1} s for --start-at {}",
+            wait.as_secs_f64(),
+            humantime::format_rfc3339_seconds(at)
+        );
+        tokio::time::sleep(wait).await;
+    }
+}
+
+fn unix_ms() -> u64 {
+    unix_us() / 1000
+}

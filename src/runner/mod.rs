@@ -1,0 +1,31 @@
+//! One run as a library call. [`Planned::resolve`] turns a request (flags
+//! already typed) and its scenario into a plan without touching the
+//! network; [`Planned::prepare`] makes the target ready once (embedded
+//! server, target check, provisioning); [`Prepared::measure`] runs the load
+//! and writes the results, as often as the caller wants (a capacity search
+//! measures once per step, after one provisioning). Exit codes are decided
+//! by [`exit_of`] only.
+//!
+//! Sits above engine, metrics and results, below `commands/`; it is the
+//! one place that starts the embedded server for a run.
+
+mod error;
+mod measure;
+mod prepare;
+mod target;
+
+pub use error::{Exit, RunError, report_error};
+pub use measure::{Measure, Measurement, exit_of};
+pub use prepare::{Planned, Prepared, RunRequest, SHUTDOWN_GRACE, Target};
+
+/// The async runtime of a run. One core (e.g. under `taskset`): a
+/// current-thread runtime does the same work without the work-stealing
+/// scheduler's cross-thread wakeups.
+pub fn runtime() -> Result<tokio::runtime::Runtime, RunError> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut builder = match cores {
+        1 => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    builder.enable_all().build().map_err(RunError::Runtime)
+}

@@ -1,0 +1,217 @@
+//! Before anything is measured: the request resolved into a plan (pure,
+//! no network), then the target made ready once (embedded server started
+//! or the given one checked, users and rooms provisioned).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::error::RunError;
+use crate::engine::{self, Overrides, RunPlan, World};
+use crate::results::TargetInfo;
+use crate::scenario::{self, Model, Provision, Scenario};
+use crate::server::{self, Server, ServerConfig};
+
+/// What the caller asks for, already typed by the command line.
+#[derive(Debug, Clone, Default)]
+pub struct RunRequest {
+    pub scenario: PathBuf,
+    /// Instance URLs; empty: the scenario's `target.urls`, else the
+    /// embedded server.
+    pub targets: Vec<String>,
+    pub overrides: Overrides,
+    pub shard: Option<(u32, u32)>,
+    pub skip_provision: bool,
+}
+
+/// Where the load goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The reference server, started in-process on loopback.
+    Embedded,
+    Urls(Vec<String>),
+}
+
+/// A request resolved against its scenario: everything that can be
+/// refused without touching the network has been.
+pub struct Planned {
+    pub request: RunRequest,
+    /// The scenario as loaded (before overrides and sharding).
+    pub scenario: Scenario,
+    pub scenario_sha256: String,
+    pub target: Target,
+    /// The plan of the request's own overrides (targets still empty when
+    /// the embedded server is the target).
+    pub plan: RunPlan,
+    /// Configuration warnings, also kept as run notes.
+    pub warnings: Vec<String>,
+}
+
+impl Planned {
+    /// Loads the scenario and checks that flags and scenario combine.
+    pub fn resolve(request: RunRequest) -> Result<Planned, RunError> {
+        let loaded = scenario::load_with_warnings(&request.scenario).map_err(RunError::Scenario)?;
+        let mut warnings: Vec<String> = loaded.warnings.iter().map(|w| w.to_string()).collect();
+        let scenario = loaded.scenario;
+        let target = if !request.targets.is_empty() {
+            Target::Urls(request.targets.clone())
+        } else if let Some(t) = scenario.target.as_ref().filter(|t| !t.urls.is_empty()) {
+            Target::Urls(t.urls.clone())
+        } else {
+            Target::Embedded
+        };
+        match &target {
+            Target::Embedded if request.skip_provision => {
+                return Err(RunError::Plan(
+                    "--skip-provision needs a target that already has the users: the embedded server starts empty (give --target URL)".into(),
+                ));
+            }
+            Target::Embedded if scenario.users.provision == Provision::None => {
+                return Err(RunError::Plan(
+                    "`users.provision: none` expects existing users, but the embedded server starts empty: give --target URL (or a `target:` block), or use `register`".into(),
+                ));
+            }
+            Target::Urls(_) if scenario.server.is_some() => warnings.push(
+                "the scenario's `server:` block applies only to the embedded server; ignored with a target"
+                    .into(),
+            ),
+            _ => {}
+        }
+        let urls = match &target {
+            Target::Urls(u) => u.clone(),
+            Target::Embedded => Vec::new(),
+        };
+        let plan = RunPlan::new(
+            scenario.clone(),
+            urls,
+            request.overrides.clone(),
+            request.shard,
+            request.skip_provision,
+        )?;
+        Ok(Planned {
+            request,
+            scenario,
+            scenario_sha256: loaded.sha256,
+            target,
+            plan,
+            warnings,
+        })
+    }
+
+    /// The highest number of VUs the plan may hold at once.
+    pub fn peak_vus(&self) -> u64 {
+        match self.plan.scenario.load.model {
+            Model::Closed => self.plan.profile().peak().ceil() as u64,
+            Model::Open => u64::from(self.plan.max_vus()),
+        }
+    }
+
+    /// Starts the embedded server or checks the target, then provisions.
+    /// `progress(done, total)` follows provisioning.
+    pub async fn prepare(self, progress: &dyn Fn(u64, u64)) -> Result<Prepared, RunError> {
+        let Planned {
+            request,
+            scenario,
+            scenario_sha256,
+            target,
+            mut plan,
+            warnings,
+        } = self;
+        let server = match target {
+            Target::Embedded => {
+                let s = start_embedded(&scenario).map_err(RunError::Embedded)?;
+                plan.targets = s.urls().to_vec();
+                Some(s)
+            }
+            Target::Urls(_) => None,
+        };
+        let infos = engine::check_target(&plan).await?;
+        let world = engine::provision(&plan, progress).await?;
+        let target = TargetInfo::of(&infos, server.is_some());
+        Ok(Prepared {
+            request,
+            scenario,
+            scenario_sha256,
+            seed: plan.seed,
+            targets: plan.targets.clone(),
+            world,
+            server,
+            target,
+            warnings,
+        })
+    }
+}
+
+/// A target made ready once, measured as often as the caller likes.
+pub struct Prepared {
+    pub request: RunRequest,
+    pub scenario: Scenario,
+    pub scenario_sha256: String,
+    /// Every measurement uses the same seed, so repeated steps make the
+    /// same choices.
+    pub seed: u64,
+    pub targets: Vec<String>,
+    pub world: World,
+    pub(super) server: Option<Server>,
+    pub target: TargetInfo,
+    pub warnings: Vec<String>,
+}
+
+impl Prepared {
+    /// The plan of one measurement: the request's overrides with `extra`
+    /// on top (a field set in `extra` wins), against `targets` (default:
+    /// the prepared ones).
+    pub fn plan(&self, extra: &Overrides, targets: Option<&[String]>) -> Result<RunPlan, RunError> {
+        let base = &self.request.overrides;
+        let overrides = Overrides {
+            duration: extra.duration.or(base.duration),
+            vus: extra.vus.or(base.vus),
+            rate: extra.rate.or(base.rate),
+        };
+        let mut plan = RunPlan::new(
+            self.scenario.clone(),
+            targets.map_or_else(|| self.targets.clone(), <[String]>::to_vec),
+            overrides,
+            self.request.shard,
+            self.request.skip_provision,
+        )?;
+        plan.seed = self.seed;
+        Ok(plan)
+    }
+
+    /// True when the target is the embedded reference server.
+    pub fn embedded(&self) -> bool {
+        self.server.is_some()
+    }
+
+    /// Stops the embedded server, if one runs.
+    pub fn shutdown(self) {
+        if let Some(s) = self.server {
+            s.shutdown();
+        }
+    }
+}
+
+fn start_embedded(scenario: &Scenario) -> Result<Server, String> {
+    let mut cfg = ServerConfig::embedded();
+    if let Some(block) = &scenario.server {
+        if let Some(n) = block.instances {
+            cfg.instances = n;
+        }
+        if !block.cost.is_empty() {
+            let spec: Vec<String> = block.cost.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            cfg.cost = server::cost::CostModel::parse(&spec.join(","))?;
+        }
+        cfg.rate_limits = block.rate_limits;
+        // Reject a bad fault now rather than in the middle of the run.
+        let check = server::faults::Faults::new();
+        for (i, f) in block.faults.iter().enumerate() {
+            check
+                .apply(&serde_json::Value::Object(f.fault.clone()))
+                .map_err(|e| format!("server.faults[{i}]: {e}"))?;
+        }
+    }
+    server::start(cfg).map_err(|e| e.to_string())
+}
+
+/// How long a VU task that ignores cancellation may hold the exit.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
