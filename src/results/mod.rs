@@ -9,6 +9,7 @@
 
 mod codec;
 mod error;
+mod host;
 mod info;
 mod intervals;
 mod progress;
@@ -20,6 +21,7 @@ mod writer;
 
 pub use codec::{decode_histogram, encode_histogram};
 pub use error::{HistogramDecodeError, ResultsError};
+pub use host::{CpuTimes, Host, Virtualization};
 pub use info::{HostInfo, RunInfo, TargetInfo};
 pub use intervals::{IntervalMetricRecord, IntervalRecord, read_intervals, totals_of};
 pub use progress::Progress;
