@@ -16,9 +16,10 @@
 //! - REST: the endpoint name after `/api/v1/`, e.g. `login`, `logout`, `me`,
 //!   `info` (for `/api/info`), `chat.postMessage`, `chat.sendMessage`,
 //!   `channels.create`, `channels.join`, `channels.history`, `channels.info`,
-//!   `channels.members`, `users.register`, `users.create`, `users.setStatus`, `subscriptions.get`,
-//!   `subscriptions.read`, `rooms.get`, `method.call` (the REST form of a DDP
-//!   method also burns the method's own name).
+//!   `channels.members`, `channels.messages`, `users.register`, `users.create`,
+//!   `users.setStatus`, `subscriptions.get`, `subscriptions.read`, `rooms.get`,
+//!   `method.call` and `method.callAnon` (the REST forms of a DDP method also
+//!   burn the method's own name).
 //! - DDP methods: the method name, e.g. `login`, `sendMessage`,
 //!   `joinRoom`, `readMessages`, `UserPresence:setDefaultStatus`,
 //!   `stream-notify-room` (stream writes are methods named after the stream).

@@ -197,7 +197,7 @@ pub(crate) fn start_with_heartbeat(
         };
         metrics::ServerMetrics::new(cfg.instances, version)
     });
-    let mut shared = Shared::new(
+    let shared = Shared::new(
         store,
         faults::Faults::new(),
         cfg.cost.clone(),
@@ -207,8 +207,8 @@ pub(crate) fn start_with_heartbeat(
         cfg.max_send_buffer_bytes,
         cfg.instances,
         metrics.clone(),
+        heartbeat,
     );
-    shared.heartbeat = heartbeat;
     let shared = Arc::new(shared);
     if let Some(m) = &metrics {
         let gauges: Arc<dyn metrics::StoreGauges> = shared.clone();

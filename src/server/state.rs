@@ -45,6 +45,7 @@ impl Shared {
         max_send_buffer_bytes: usize,
         instances: usize,
         metrics: Option<ServerMetrics>,
+        heartbeat: std::time::Duration,
     ) -> Shared {
         let lose = faults.clone();
         Shared {
@@ -59,7 +60,7 @@ impl Shared {
             metrics,
             sessions: (0..instances).map(|_| AtomicI64::new(0)).collect(),
             auth_sessions: AtomicI64::new(0),
-            heartbeat: super::ddp::HEARTBEAT,
+            heartbeat,
             next_conn: AtomicU64::new(1),
         }
     }
