@@ -2,7 +2,7 @@
 //!
 //! `load` reads a file, substitutes `${VAR}` (interpolate.rs), parses YAML
 //! into a positioned tree (yaml.rs), deserializes the model with strict keys
-//! (de.rs, model.rs, fault.rs) and validates it (validate.rs). Templates
+//! (de.rs, model.rs, fault.rs) and validates it (validate/). Templates
 //! (template.rs) are compiled by whoever renders them.
 
 pub mod de;
