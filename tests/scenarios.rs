@@ -346,3 +346,221 @@ fn validate_command_on_the_real_binary() {
     let _ = std::fs::remove_dir_all(&dir);
     assert!(Path::new(&bad).parent().is_some());
 }
+
+/// VALID with an embedded-server block holding `faults` (one per line).
+fn with_faults(faults: &[&str]) -> String {
+    let mut text =
+        format!("{VALID}server:\n  cost: {{ sendMessage: 300us, default: 50us }}\n  faults:");
+    text.push_str(if faults.is_empty() { " []\n" } else { "\n" });
+    for f in faults {
+        text.push_str(&format!("    - {f}\n"));
+    }
+    text
+}
+
+#[test]
+fn bad_faults_and_costs_are_reported_at_their_keys() {
+    // VALID has 13 lines; `faults:` is line 16, the first fault line 17.
+    let cases = [
+        (
+            "{ at: 5s, kind: errors, status: 503, ratio: 7 }",
+            "t.yaml:17:51: server.faults[0].ratio: must be a number in 0..=1, got 7",
+        ),
+        (
+            "{ at: 5s, kind: stal, duration_ms: 1000 }",
+            "t.yaml:17:23: server.faults[0].kind: unknown fault kind `stal` (did you mean `stall`?)",
+        ),
+        (
+            "{ at: 5s, kind: stall }",
+            "t.yaml:17:7: server.faults[0]: missing key `duration_ms`: kind `stall` takes `duration_ms`",
+        ),
+        (
+            "{ at: 5s, kind: stall, duraton_ms: 1000 }",
+            "t.yaml:17:30: server.faults[0].duraton_ms: unknown key `duraton_ms` (did you mean `duration_ms`?)",
+        ),
+        (
+            "{ at: 5s, kind: latency, duration_ms: 20 }",
+            "t.yaml:17:32: server.faults[0].duration_ms: `duration_ms` does not apply to kind `latency`, which takes `ms`",
+        ),
+        (
+            "{ at: 5s, kind: errors, status: 200, ratio: 0.1 }",
+            "t.yaml:17:39: server.faults[0].status: must be an HTTP error status in 400..=599, got 200",
+        ),
+        (
+            "{ at: 5s, kind: stall, duration_ms: 7200000 }",
+            "t.yaml:17:43: server.faults[0].duration_ms: must be at most 3600000 (milliseconds, 1 hour at most), got 7200000",
+        ),
+    ];
+    for (fault, wanted) in cases {
+        let text = with_faults(&["{ at: 1s, kind: clear }", fault]);
+        let wanted = wanted
+            .replace("t.yaml:17:", "t.yaml:18:")
+            .replace("faults[0]", "faults[1]");
+        assert_eq!(errors_of(&text), [wanted]);
+    }
+    // A block fault points at the key too.
+    let block = with_faults(&["at: 5s\n      kind: errors\n      status: 503\n      ratio: 1.5"]);
+    assert_eq!(
+        errors_of(&block),
+        ["t.yaml:20:14: server.faults[0].ratio: must be a number in 0..=1, got 1.5"]
+    );
+    let cost = with_faults(&[]).replace("sendMessage: 300us", "sendMessage: 300 micro");
+    let lines = errors_of(&cost);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("t.yaml:15:24: server.cost.sendMessage: invalid duration `300 micro`"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(
+        errors_of(&with_faults(&[]).replace("300us", "20s")),
+        [
+            "t.yaml:15:24: server.cost.sendMessage: is over the 10s limit: a cost of seconds per operation wedges the instance"
+        ]
+    );
+}
+
+#[test]
+fn every_fault_kind_round_trips_through_the_server() {
+    use rocketload::scenario::Fault;
+    use rocketload::server::faults::Faults;
+    use std::time::Duration;
+
+    let text = with_faults(&[
+        "{ at: 1s, kind: stall, duration_ms: 0 }",
+        "{ at: 1s, kind: latency, ms: 20 }",
+        "{ at: 1s, kind: errors, status: 503, ratio: 0.1, duration_ms: 5000 }",
+        "{ at: 1s, kind: errors, status: 599, ratio: 1 }",
+        "{ at: 1s, kind: rate_limit, per_second: 10 }",
+        "{ at: 1s, kind: drop_connections }",
+        "{ at: 1s, kind: lose_messages, ratio: 0.01, duration_ms: 3600000 }",
+        "{ at: 2s, kind: clear }",
+    ]);
+    let s = load_str(&text, "t.yaml", &no_env).expect("every kind loads");
+    let server = s.server.expect("server block");
+    assert_eq!(
+        server.cost.get("sendMessage"),
+        Some(&Duration::from_micros(300))
+    );
+    let faults = server.faults;
+    let kinds: Vec<&str> = faults.iter().map(|f| f.fault.kind()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "stall",
+            "latency",
+            "errors",
+            "errors",
+            "rate_limit",
+            "drop_connections",
+            "lose_messages",
+            "clear"
+        ]
+    );
+    assert_eq!(
+        faults[2].fault,
+        Fault::Errors {
+            status: 503,
+            ratio: 0.1,
+            duration: Some(Duration::from_secs(5))
+        }
+    );
+    let live = Faults::new();
+    for f in &faults {
+        let body = f.fault.to_body();
+        live.apply(&body)
+            .unwrap_or_else(|e| panic!("the server rejects {body}: {e}"));
+        let snap = live.snapshot();
+        match &f.fault {
+            Fault::Latency { delay } => {
+                assert_eq!(snap["latency_ms"], delay.as_millis() as u64)
+            }
+            Fault::Errors { status, ratio, .. } => {
+                assert_eq!(snap["errors"]["status"], *status);
+                assert_eq!(snap["errors"]["ratio"], *ratio);
+            }
+            Fault::RateLimit { per_second } => {
+                assert_eq!(snap["rate_limit_per_second"], *per_second)
+            }
+            Fault::LoseMessages { ratio, .. } => {
+                assert_eq!(snap["lose_messages"]["ratio"], *ratio)
+            }
+            Fault::DropConnections => assert_eq!(snap["counts"]["connection_drops"], 1),
+            Fault::Clear => {
+                assert_eq!(snap["latency_ms"], 0);
+                assert!(snap["errors"].is_null() && snap["lose_messages"].is_null());
+            }
+            Fault::Stall { .. } => assert!(snap["stall"].is_null(), "0 clears"),
+        }
+    }
+    // The scenario limits are the server's: one step past each is refused by both.
+    let past = [
+        (
+            serde_json::json!({"kind": "stall", "duration_ms": 3_600_001}),
+            "duration_ms",
+        ),
+        (
+            serde_json::json!({"kind": "latency", "ms": 3_600_001}),
+            "ms",
+        ),
+        (
+            serde_json::json!({"kind": "errors", "status": 600, "ratio": 0.5}),
+            "status",
+        ),
+        (
+            serde_json::json!({"kind": "errors", "status": 399, "ratio": 0.5}),
+            "status",
+        ),
+        (
+            serde_json::json!({"kind": "lose_messages", "ratio": 1.01}),
+            "ratio",
+        ),
+        (
+            serde_json::json!({"kind": "lose_messages", "ratio": -0.01}),
+            "ratio",
+        ),
+        (
+            serde_json::json!({"kind": "rate_limit", "per_second": 4_294_967_296_u64}),
+            "per_second",
+        ),
+    ];
+    for (body, field) in past {
+        assert!(live.apply(&body).is_err(), "server accepts {body}");
+        let fields: Vec<String> = body
+            .as_object()
+            .expect("a body is an object")
+            .iter()
+            .map(|(k, v)| format!("{k}: {}", v.as_str().map_or(v.to_string(), str::to_string)))
+            .collect();
+        let flow = format!("{{ at: 1s, {} }}", fields.join(", "));
+        let errors = errors_of(&with_faults(&[&flow]));
+        assert!(
+            errors.len() == 1 && errors[0].contains(&format!("server.faults[0].{field}: ")),
+            "{flow}: {errors:?}"
+        );
+    }
+}
+
+#[test]
+fn validate_reports_a_bad_fault_on_the_real_binary() {
+    let dir = std::env::temp_dir().join(format!("rocketload-faults-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let bad = dir.join("fault.yaml");
+    std::fs::write(
+        &bad,
+        with_faults(&["{ at: 5s, kind: lose_messages, ratio: 7 }"]),
+    )
+    .expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_rocketload"))
+        .args(["validate", &bad.display().to_string()])
+        .output()
+        .expect("binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr
+            .contains("fault.yaml:17:45: server.faults[0].ratio: must be a number in 0..=1, got 7"),
+        "{stderr}"
+    );
+}

@@ -367,8 +367,7 @@ fn schedule_faults(
         faults.sort_by_key(|f| f.at);
         for f in faults {
             tokio::time::sleep_until(start + f.at).await;
-            let body = serde_json::Value::Object(f.fault.clone());
-            if let Err(e) = server.apply(&body) {
+            if let Err(e) = server.apply(&f.fault.to_body()) {
                 eprintln!("warning: scheduled fault at {:?} rejected: {e}", f.at);
             }
         }

@@ -198,15 +198,15 @@ fn start_embedded(scenario: &Scenario) -> Result<Server, String> {
             cfg.instances = n;
         }
         if !block.cost.is_empty() {
-            let spec: Vec<String> = block.cost.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            cfg.cost = server::cost::CostModel::parse(&spec.join(","))?;
+            let costs = block.cost.iter().map(|(op, c)| (op.as_str(), *c));
+            cfg.cost = server::cost::CostModel::from_costs(costs)?;
         }
         cfg.rate_limits = block.rate_limits;
         // Reject a bad fault now rather than in the middle of the run.
         let check = server::faults::Faults::new();
         for (i, f) in block.faults.iter().enumerate() {
             check
-                .apply(&serde_json::Value::Object(f.fault.clone()))
+                .apply(&f.fault.to_body())
                 .map_err(|e| format!("server.faults[{i}]: {e}"))?;
         }
     }

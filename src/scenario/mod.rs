@@ -2,13 +2,14 @@
 //!
 //! `load` reads a file, substitutes `${VAR}` (interpolate.rs), parses YAML
 //! into a positioned tree (yaml.rs), deserializes the model with strict keys
-//! (de.rs, model.rs) and validates it (validate.rs). Templates
+//! (de.rs, model.rs, fault.rs) and validates it (validate/). Templates
 //! (template.rs) are compiled by whoever renders them.
 
 pub mod de;
 pub mod describe;
 pub mod duration;
 pub mod error;
+pub mod fault;
 pub mod interpolate;
 mod load;
 pub mod model;

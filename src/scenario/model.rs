@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::duration::{deserialize_duration, deserialize_opt_duration};
+pub use super::fault::{Fault, ScheduledFault};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -84,8 +85,8 @@ pub struct EmbeddedServer {
     #[serde(default)]
     pub instances: Option<usize>,
     /// Operation kind -> CPU cost, e.g. `{sendMessage: 300us, default: 50us}`.
-    #[serde(default)]
-    pub cost: BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "deserialize_cost")]
+    pub cost: BTreeMap<String, Duration>,
     /// Faults applied at a time offset from the start of the measured phase.
     #[serde(default)]
     pub faults: Vec<ScheduledFault>,
@@ -94,15 +95,12 @@ pub struct EmbeddedServer {
     pub rate_limits: bool,
 }
 
-/// Not `deny_unknown_fields`: serde cannot combine it with `flatten`. The
-/// fault body is checked by the embedded server before the run starts.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ScheduledFault {
-    #[serde(deserialize_with = "deserialize_duration")]
-    pub at: Duration,
-    /// The `/_sim/fault` JSON body, e.g. `{kind: stall, duration_ms: 1000}`.
-    #[serde(flatten)]
-    pub fault: serde_json::Map<String, serde_json::Value>,
+/// A cost map whose values are durations, each error at its own value.
+fn deserialize_cost<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, Duration>, D::Error> {
+    let costs = BTreeMap::<String, Dur>::deserialize(d)?;
+    Ok(costs.into_iter().map(|(op, c)| (op, c.0)).collect())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -35,6 +35,8 @@ use std::time::{Duration, Instant};
 
 /// The name of the fallback entry in a cost list.
 const DEFAULT_KEY: &str = "default";
+/// A cost of seconds per operation would wedge the instance; it is a typo.
+pub const MAX_COST: Duration = Duration::from_secs(10);
 
 /// CPU cost per operation; `Default` is "no cost at all".
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,6 +89,37 @@ impl CostModel {
                 model.default = cost;
             } else if model.ops.insert(name.to_string(), cost).is_some() {
                 return Err(format!("cost item `{item}`: `{name}` given twice"));
+            }
+        }
+        model.free = model.default.is_zero() && model.ops.values().all(Duration::is_zero);
+        Ok(model)
+    }
+
+    /// Builds the model from `(operation, cost)` pairs, `default` among
+    /// them, with the limits of [`CostModel::parse`] (the embedded server's
+    /// config, typed by the caller).
+    pub fn from_costs<'a>(
+        costs: impl IntoIterator<Item = (&'a str, Duration)>,
+    ) -> Result<CostModel, String> {
+        let mut model = CostModel::none();
+        let mut default_seen = false;
+        for (name, cost) in costs {
+            if name.is_empty() || name.chars().any(char::is_whitespace) {
+                return Err(format!(
+                    "cost `{name}`: operation name must be non-empty without spaces"
+                ));
+            }
+            if cost > MAX_COST {
+                return Err(format!("cost `{name}`: over the 10s limit"));
+            }
+            if name == DEFAULT_KEY {
+                if default_seen {
+                    return Err("cost `default` given twice".into());
+                }
+                default_seen = true;
+                model.default = cost;
+            } else if model.ops.insert(name.to_string(), cost).is_some() {
+                return Err(format!("cost `{name}` given twice"));
             }
         }
         model.free = model.default.is_zero() && model.ops.values().all(Duration::is_zero);
@@ -151,8 +184,7 @@ fn parse_cost(value: &str) -> Result<Duration, String> {
     }
     let cost = humantime::parse_duration(value)
         .map_err(|e| format!("bad duration `{value}` ({e}); use e.g. 300us, 2ms"))?;
-    // A cost of seconds per operation would wedge the instance; it is a typo.
-    if cost > Duration::from_secs(10) {
+    if cost > MAX_COST {
         return Err(format!("duration `{value}` is over the 10s limit"));
     }
     Ok(cost)
@@ -212,6 +244,23 @@ mod tests {
         m.burn("x");
         assert!(start.elapsed() >= Duration::from_millis(2));
         m.burn("unlisted"); // free: returns at once
+    }
+
+    #[test]
+    fn from_costs_matches_parse() {
+        let pairs = [
+            ("sendMessage", Duration::from_micros(300)),
+            ("default", Duration::from_micros(50)),
+        ];
+        assert_eq!(
+            CostModel::from_costs(pairs).unwrap(),
+            CostModel::parse("sendMessage=300us,default=50us").unwrap()
+        );
+        assert!(CostModel::from_costs([]).unwrap().is_free());
+        let too_long = CostModel::from_costs([("login", Duration::from_secs(11))]);
+        assert!(too_long.unwrap_err().contains("10s limit"));
+        let spaced = CostModel::from_costs([("a b", Duration::ZERO)]);
+        assert!(spaced.unwrap_err().contains("without spaces"));
     }
 
     #[test]
