@@ -32,6 +32,9 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Run the reference Rocket.Chat-compatible server (REST + DDP).
     Serve(ServeArgs),
+    /// Render finished (or partial) runs as text, JSON, CSV, JUnit XML or
+    /// Markdown (exit 0 written, 2 bad input, 74 output not written).
+    Report(ReportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -213,6 +216,29 @@ pub struct OutArgs {
     /// Results directory (default results/runs/<UTC time>-<scenario name>/).
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+/// `rocketload report RUN... [-o FILE] [--format F] [--intervals]`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Run directories or summary.json files. A run directory without
+    /// summary.json (the run was killed) is re-totalled from run.json and
+    /// intervals.jsonl and reported as partial. Several runs are rendered
+    /// one after another (JSON: an array; CSV: a leading `run` column;
+    /// JUnit: one testsuite each).
+    #[arg(required = true, value_name = "RUN")]
+    pub runs: Vec<PathBuf>,
+    /// Output file; `-` or none: stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Output format; default: from the -o extension (.txt, .json, .csv,
+    /// .xml, .md), else text.
+    #[arg(long, value_enum)]
+    pub format: Option<crate::results::export::Format>,
+    /// CSV: one row per metric per interval, from each run directory's
+    /// intervals.jsonl (CSV only).
+    #[arg(long)]
+    pub intervals: bool,
 }
 
 #[cfg(test)]

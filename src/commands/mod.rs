@@ -1,6 +1,7 @@
 //! One function per subcommand: flags in, exit code out. Errors are printed
 //! here with their cause chain.
 
+mod report;
 mod run;
 mod serve;
 mod validate;
@@ -12,6 +13,7 @@ pub fn dispatch(cli: Cli) -> u8 {
         Command::Serve(args) => serve::run(args),
         Command::Run(args) => run::run(args),
         Command::Validate(args) => validate::run(args),
+        Command::Report(args) => report::run(args),
     }
 }
 

@@ -9,8 +9,14 @@ use super::error::ResultsError;
 use super::intervals::IntervalRecord;
 use super::summary::Summary;
 
+pub mod csv;
 mod json;
+pub mod junit;
+mod markdown;
 mod text;
+
+#[cfg(test)]
+mod tests;
 
 /// What an exporter renders: the summary, and the interval lines when the
 /// caller has them (a run directory) and asked for them.
@@ -34,25 +40,38 @@ pub enum Format {
     Text,
     /// The summary as `summary.json` holds it.
     Json,
+    /// One row per metric (with `--intervals`: per metric per interval).
+    Csv,
+    /// JUnit XML: one test case per threshold, for CI.
+    Junit,
+    /// Markdown tables of metrics and thresholds, for a PR comment.
+    Markdown,
 }
 
 impl Format {
-    /// The format a file name asks for: `.txt`, `.json`.
+    /// The format a file name asks for: `.txt`, `.json`, `.csv`, `.xml`
+    /// (JUnit), `.md`.
     pub fn from_path(path: &Path) -> Option<Format> {
         match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
             "txt" | "text" => Some(Format::Text),
             "json" => Some(Format::Json),
+            "csv" => Some(Format::Csv),
+            "xml" => Some(Format::Junit),
+            "md" | "markdown" => Some(Format::Markdown),
             _ => None,
         }
     }
 
     /// Extensions [`Format::from_path`] knows, for error messages.
-    pub const EXTENSIONS: &'static str = ".json, .txt";
+    pub const EXTENSIONS: &'static str = ".json, .txt, .csv, .xml (JUnit), .md";
 
     pub fn exporter(self) -> Box<dyn Exporter> {
         match self {
             Format::Text => Box::new(text::Text),
             Format::Json => Box::new(json::Json),
+            Format::Csv => Box::new(csv::Csv),
+            Format::Junit => Box::new(junit::Junit),
+            Format::Markdown => Box::new(markdown::Markdown),
         }
     }
 }
