@@ -4,21 +4,28 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use rocketload::engine::{self, EngineStatus, Overrides, RunPlan};
-use rocketload::metrics::{Interval, MessageTracker, Metrics};
-use rocketload::scenario::load_str;
+use rocketload::engine::Overrides;
+use rocketload::results::{NoteKind, Summary};
+use rocketload::runner::{Measure, Measurement, Planned, Prepared, RunRequest};
+use rocketload::scenario::load_str_with_warnings;
 use rocketload::server::{self, ServerConfig};
 use tokio::sync::watch;
 
-fn scenario(yaml: &str) -> rocketload::scenario::Scenario {
-    match load_str(yaml, "test.yaml", &|_| None) {
-        Ok(s) => s,
-        Err(e) => panic!("test scenario does not load:\n{e}"),
-    }
+/// What the engine reported, read back from the results as any consumer
+/// of a run would.
+#[derive(Debug)]
+struct Report {
+    iterations: u64,
+    /// Iterations cut short by the end of the run or a ramp-down.
+    interrupted: u64,
+    dropped: u64,
+    reconnects: u64,
+    /// The stop signal ended the run before its plan did.
+    stopped: bool,
 }
 
 struct Outcome {
-    report: engine::EngineReport,
+    report: Report,
     totals: BTreeMap<String, (u64, BTreeMap<String, u64>)>,
     counters: BTreeMap<String, u64>,
     /// (latency max, service max) in µs per metric.
@@ -34,61 +41,97 @@ impl Outcome {
     fn errors(&self, name: &str) -> u64 {
         self.totals.get(name).map_or(0, |(_, e)| e.values().sum())
     }
-}
 
-fn merge(into: &mut Outcome, iv: &Interval) {
-    for (name, m) in &iv.metrics {
-        let l = into.latency_max.entry(name.clone()).or_default();
-        l.0 = l.0.max(m.latency.max());
-        l.1 = l.1.max(m.service.max());
-        let slow = into.slow.entry(name.clone()).or_default();
-        slow.0 += m.latency.count_between(500_000, u64::MAX);
-        slow.1 += m.service.count_between(500_000, u64::MAX);
-        let e = into.totals.entry(name.clone()).or_default();
-        e.0 += m.ok;
-        for (k, v) in &m.errors {
-            *e.1.entry(k.clone()).or_default() += v;
+    fn of(m: &Measurement) -> Outcome {
+        let s: &Summary = &m.summary;
+        let totals = s.totals();
+        let counter = |name: &str| s.counters.get(name).copied().unwrap_or(0);
+        let mut out = Outcome {
+            report: Report {
+                iterations: s.metrics.get("iterations").map_or(0, |m| m.count),
+                interrupted: s
+                    .notes
+                    .iter()
+                    .find_map(|n| match n.kind {
+                        NoteKind::CutShortIterations { count } => Some(count),
+                        _ => None,
+                    })
+                    .unwrap_or(0),
+                dropped: counter("iterations.dropped"),
+                reconnects: counter("ddp.reconnects"),
+                stopped: s.notes.iter().any(|n| n.kind == NoteKind::Interrupted),
+            },
+            totals: BTreeMap::new(),
+            counters: s.counters.clone(),
+            latency_max: BTreeMap::new(),
+            slow: BTreeMap::new(),
+        };
+        for (name, m) in &totals.metrics {
+            out.latency_max
+                .insert(name.clone(), (m.latency.max(), m.service.max()));
+            out.slow.insert(
+                name.clone(),
+                (
+                    m.latency.count_between(500_000, u64::MAX),
+                    m.service.count_between(500_000, u64::MAX),
+                ),
+            );
+            out.totals.insert(name.clone(), (m.ok, m.errors.clone()));
         }
-    }
-    for (k, v) in &iv.counters {
-        *into.counters.entry(k.clone()).or_default() += v;
+        out
     }
 }
 
-fn plan_of(yaml: &str, urls: &[String], shard: Option<(u32, u32)>, skip: bool) -> RunPlan {
-    match RunPlan::new(
-        scenario(yaml),
-        urls.to_vec(),
-        Overrides::default(),
+/// A plan through the runner's seam, as `rocketload run` makes one.
+fn plan_of(yaml: &str, urls: &[String], shard: Option<(u32, u32)>, skip: bool) -> Planned {
+    let loaded = match load_str_with_warnings(yaml, "test.yaml", &|_| None) {
+        Ok(l) => l,
+        Err(e) => panic!("test scenario does not load:\n{e}"),
+    };
+    let request = RunRequest {
+        scenario: "test.yaml".into(),
+        targets: urls.to_vec(),
+        overrides: Overrides::default(),
         shard,
-        skip,
-    ) {
+        skip_provision: skip,
+    };
+    match Planned::from_loaded(request, loaded) {
         Ok(p) => p,
         Err(e) => panic!("plan: {e}"),
     }
 }
 
-async fn run(yaml: &str, urls: &[String], stop_after: Option<Duration>) -> Outcome {
-    run_with(plan_of(yaml, urls, None, false), async {}, stop_after).await
+async fn prepare(planned: Planned) -> Prepared {
+    match planned.prepare(&|_, _| {}).await {
+        Ok(p) => p,
+        Err(e) => panic!("prepare: {e}"),
+    }
 }
 
-/// Provisions and runs `plan`; `side` runs alongside (faults, probes).
-async fn run_with(
-    plan: RunPlan,
+fn out_dir() -> std::path::PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!(
+        "rocketload-engine-server-{}-{n}",
+        std::process::id()
+    ))
+}
+
+/// One measurement of `prepared`; `side` runs alongside (faults, probes).
+async fn measure(
+    prepared: &Prepared,
+    overrides: Overrides,
     side: impl std::future::Future<Output = ()>,
     stop_after: Option<Duration>,
-) -> Outcome {
-    if let Err(e) = engine::check_target(&plan).await {
-        panic!("check_target: {e}");
-    }
-    let world = match engine::provision(&plan, &|_, _| {}).await {
-        Ok(w) => w,
-        Err(e) => panic!("provision: {e}"),
-    };
-    let metrics = Metrics::new();
-    let tracker = MessageTracker::new(&metrics, plan.scenario.loss_timeout);
+) -> Measurement {
     let (stop_tx, stop) = watch::channel(false);
-    let (status, _status_rx) = watch::channel(EngineStatus::default());
+    let dir = out_dir();
+    let m = Measure {
+        overrides,
+        out: dir.clone(),
+        stop: Some(stop),
+        ..Measure::default()
+    };
     let stopper = async move {
         if let Some(after) = stop_after {
             tokio::time::sleep(after).await;
@@ -97,29 +140,31 @@ async fn run_with(
             std::mem::forget(stop_tx);
         }
     };
-    let (report, (), ()) = tokio::join!(
-        engine::execute(&plan, &world, &metrics, &tracker, stop, &status),
-        side,
-        stopper
-    );
-    let report = match report {
-        Ok(r) => r,
-        Err(e) => panic!("execute: {e}"),
-    };
-    tracker.sweep(u64::MAX / 2);
-    let mut out = Outcome {
-        report,
-        totals: BTreeMap::new(),
-        counters: BTreeMap::new(),
-        latency_max: BTreeMap::new(),
-        slow: BTreeMap::new(),
-    };
-    merge(&mut out, &metrics.snapshot());
+    let (measured, (), ()) = tokio::join!(prepared.measure(&m, Vec::new()), side, stopper);
+    let _ = std::fs::remove_dir_all(&dir);
+    match measured {
+        Ok(m) => m,
+        Err(e) => panic!("measure: {e}"),
+    }
+}
+
+async fn run(yaml: &str, urls: &[String], stop_after: Option<Duration>) -> Outcome {
+    run_with(plan_of(yaml, urls, None, false), async {}, stop_after).await
+}
+
+/// Prepares and measures `planned` once.
+async fn run_with(
+    planned: Planned,
+    side: impl std::future::Future<Output = ()>,
+    stop_after: Option<Duration>,
+) -> Outcome {
+    let prepared = prepare(planned).await;
+    let m = measure(&prepared, Overrides::default(), side, stop_after).await;
+    let out = Outcome::of(&m);
     eprintln!("report: {:?}", out.report);
     for (k, v) in &out.totals {
         eprintln!("  {k}: ok {} errors {:?}", v.0, v.1);
     }
-    eprintln!("  counters: {:?}", out.counters);
     out
 }
 
@@ -487,5 +532,43 @@ async fn presence_watches_users_of_other_shards() {
     let second = run_with(plan_of(PRESENCE, &urls, Some((2, 2)), false), online, None).await;
     assert_eq!(second.ok("ddp.sub.stream-user-presence"), 1);
     assert_eq!(seen, 1, "presence events delivered when pres-1 came online");
+    server.shutdown();
+}
+
+/// The runner's seam for a capacity search: one provisioning, then two
+/// measurements with different VU counts, each with its own results.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn measures_twice_after_one_provisioning() {
+    let server = start_server();
+    let prepared = prepare(plan_of(CHAT, server.urls(), None, false)).await;
+    let users_after_provisioning = server.stats()["users"].clone();
+    assert!(users_after_provisioning.as_u64().unwrap_or(0) >= 6);
+    let short = |vus| Overrides {
+        vus: Some(vus),
+        duration: Some(Duration::from_secs(2)),
+        rate: None,
+    };
+    let one = measure(&prepared, short(2), async {}, None).await;
+    let two = measure(&prepared, short(6), async {}, None).await;
+    for m in [&one, &two] {
+        assert_eq!(
+            m.summary.run.info.load.peak(),
+            m.summary.gauges["vus.active"].max as f64
+        );
+        assert!(m.summary.metrics["message.e2e"].count > 0);
+        assert_eq!(
+            m.summary.counters.get("message.lost").copied().unwrap_or(0),
+            0
+        );
+        assert!(m.write_error.is_none() && m.stopped_early.is_none());
+    }
+    assert_eq!(one.summary.run.info.load.peak(), 2.0);
+    assert_eq!(two.summary.run.info.load.peak(), 6.0);
+    assert_ne!(one.summary.run.info.id, two.summary.run.info.id);
+    // Same seed, same provisioned world: only the load changed.
+    assert_eq!(one.summary.run.info.seed, two.summary.run.info.seed);
+    // Provisioned once: measuring created no users.
+    assert_eq!(server.stats()["users"], users_after_provisioning);
+    prepared.shutdown();
     server.shutdown();
 }

@@ -141,6 +141,8 @@ impl Drop for Serve {
 fn smoke_scenario_passes_on_the_embedded_server() {
     let w = Workdir::new("smoke");
     let out = w.out();
+    let junit = w.0.join("t.xml");
+    let csv = w.0.join("s.csv");
     let o = run(&[
         "run",
         "scenarios/smoke.yaml",
@@ -149,6 +151,10 @@ fn smoke_scenario_passes_on_the_embedded_server() {
         "8s",
         "--out",
         out.to_str().unwrap(),
+        "--export",
+        junit.to_str().unwrap(),
+        "--export",
+        csv.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(0), "smoke must pass");
     for file in ["run.json", "intervals.jsonl", "summary.json"] {
@@ -185,6 +191,16 @@ fn smoke_scenario_passes_on_the_embedded_server() {
         stdout.contains("thresholds passed"),
         "summary table printed"
     );
+    // Both exports: one JUnit testcase per threshold, one CSV row per metric.
+    let xml = std::fs::read_to_string(&junit).expect("JUnit export written");
+    let thresholds = summary["thresholds"].as_array().map_or(0, Vec::len);
+    assert!(thresholds > 0);
+    assert_eq!(xml.matches("<testcase ").count(), thresholds, "{xml}");
+    assert_eq!(xml.matches("<failure").count(), 0);
+    let csv = std::fs::read_to_string(&csv).expect("CSV export written");
+    let metrics = summary["metrics"].as_object().map_or(0, |m| m.len());
+    assert_eq!(csv.lines().count(), metrics + 1, "{csv}");
+    assert!(csv.starts_with("metric,count,errors,"));
 }
 
 const PROBE: &str = r#"
@@ -386,4 +402,55 @@ fn unreachable_target_exits_2_before_any_load() {
     let target = format!("http://127.0.0.1:{port}");
     let (code, _) = run_scenario(&w, &yaml, &["--target", &target]);
     assert_eq!(code, 2);
+}
+
+#[test]
+fn refused_flags_exit_2_before_any_load() {
+    let w = Workdir::new("refused");
+    let yaml = format!("{PROBE}\nload: {{ model: closed, vus: 1, duration: 2s }}\n");
+    for extra in [
+        &["--vus", "0"][..],
+        &["--duration", "0s"],
+        &["--duration", "400d"],
+        &["--start-at", "2020-01-01T00:00:00Z"],
+        &["--rate", "-1"],
+        &["--target", "localhost:3000"],
+    ] {
+        let (code, summary) = run_scenario(&w, &yaml, extra);
+        assert_eq!(code, 2, "{extra:?} is refused");
+        assert!(summary.is_null(), "{extra:?}: nothing ran");
+        assert!(!w.out().exists(), "{extra:?}: refused before any results");
+    }
+}
+
+/// Regression: `users.provision: none` and no `target:` in the file, but a
+/// `--target` on the command line, used to fail with "the embedded server
+/// starts empty".
+#[test]
+fn skip_provision_with_a_target_flag_runs_on_existing_users() {
+    let serve = Serve::start(&["--seed-users", "4", "--password", "pw-seeded"]);
+    let w = Workdir::new("skip");
+    let yaml = r#"
+name: seeded
+seed: 1
+users: { count: 4, password: pw-seeded, provision: none }
+timeout: 5s
+load: { model: closed, vus: 2, duration: 2s, graceful_stop: 1s }
+behaviours:
+  - name: probe
+    setup:
+      - login: { via: rest }
+    steps:
+      - http: { path: /api/v1/me, name: probe }
+      - think: 100ms
+"#;
+    let (code, summary) = run_scenario(&w, yaml, &["--target", &serve.url, "--skip-provision"]);
+    assert_eq!(code, 0);
+    assert!(metric(&summary, "probe")["count"].as_u64().unwrap_or(0) > 0);
+    assert_eq!(metric(&summary, "probe")["errors"], 0);
+    // Without a target the same file is refused before any load.
+    let w = Workdir::new("skip-embedded");
+    let (code, summary) = run_scenario(&w, yaml, &[]);
+    assert_eq!(code, 2);
+    assert!(summary.is_null());
 }

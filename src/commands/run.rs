@@ -38,7 +38,7 @@ pub fn run(args: RunArgs) -> u8 {
         planned.warnings.push(w);
     }
     for w in &planned.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("{w}");
     }
     let runtime = match crate::runner::runtime() {
         Ok(rt) => rt,
@@ -113,7 +113,7 @@ fn export_formats(files: &[PathBuf]) -> Result<Vec<(PathBuf, Format)>, String> {
 fn socket_warning(peak_vus: u64, open_files: u64) -> Option<String> {
     (open_files > 0 && peak_vus * 2 + 64 > open_files).then(|| {
         format!(
-            "up to {peak_vus} VUs may need {} sockets, but this process may open {open_files} files \
+            "warning: up to {peak_vus} VUs may need {} sockets, but this process may open {open_files} files \
              (ulimit -n); raise the limit or spread the VUs over shards (--shard I/N)",
             peak_vus * 2
         )

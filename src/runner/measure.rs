@@ -41,6 +41,9 @@ pub struct Measure {
     pub exports: Vec<(PathBuf, Format)>,
     /// Exports that can show intervals (CSV) show them.
     pub export_intervals: bool,
+    /// Ends the measurement early when it turns true (as Ctrl-C does, but
+    /// not counted as an interruption of the process).
+    pub stop: Option<watch::Receiver<bool>>,
 }
 
 /// A finished measurement: its summary (also in `dir/summary.json` unless
@@ -130,6 +133,7 @@ impl Prepared {
         let interrupted = Arc::new(AtomicBool::new(false));
         let ctrl_c = {
             let interrupted = interrupted.clone();
+            let stop_tx = stop_tx.clone();
             tokio::spawn(async move {
                 if tokio::signal::ctrl_c().await.is_ok() {
                     interrupted.store(true, Ordering::SeqCst);
@@ -138,6 +142,17 @@ impl Prepared {
             })
         };
         let faults = schedule_faults(&self.scenario, self.server.as_ref());
+        let caller_stop = m.stop.clone().map(|mut stop| {
+            let stop_tx = stop_tx.clone();
+            tokio::spawn(async move {
+                while stop.changed().await.is_ok() {
+                    if *stop.borrow() {
+                        let _ = stop_tx.send(true);
+                        return;
+                    }
+                }
+            })
+        });
 
         // Collector: one interval per second, to the writer then the sinks.
         // A plain thread, so file I/O never stalls the VUs' scheduler (the
@@ -170,6 +185,9 @@ impl Prepared {
             f.abort();
         }
         ctrl_c.abort();
+        if let Some(t) = caller_stop {
+            t.abort();
+        }
         // The engine's VUs lingered for in-flight messages before closing;
         // whatever is still owed now was lost.
         tracker.sweep(u64::MAX);

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::error::RunError;
 use crate::engine::{self, Overrides, RunPlan, World};
 use crate::results::TargetInfo;
-use crate::scenario::{self, Model, Provision, Scenario};
+use crate::scenario::{self, Loaded, Model, Provision, Scenario};
 use crate::server::{self, Server, ServerConfig};
 
 /// What the caller asks for, already typed by the command line.
@@ -42,7 +42,8 @@ pub struct Planned {
     /// The plan of the request's own overrides (targets still empty when
     /// the embedded server is the target).
     pub plan: RunPlan,
-    /// Configuration warnings, also kept as run notes.
+    /// Configuration warnings as printed (`file:line:col: warning: ...` or
+    /// `warning: ...`), also kept as run notes.
     pub warnings: Vec<String>,
 }
 
@@ -50,6 +51,12 @@ impl Planned {
     /// Loads the scenario and checks that flags and scenario combine.
     pub fn resolve(request: RunRequest) -> Result<Planned, RunError> {
         let loaded = scenario::load_with_warnings(&request.scenario).map_err(RunError::Scenario)?;
+        Planned::from_loaded(request, loaded)
+    }
+
+    /// [`Planned::resolve`] with the scenario already loaded (tests, and
+    /// callers that build scenarios in code).
+    pub fn from_loaded(request: RunRequest, loaded: Loaded) -> Result<Planned, RunError> {
         let mut warnings: Vec<String> = loaded.warnings.iter().map(|w| w.to_string()).collect();
         let scenario = loaded.scenario;
         let target = if !request.targets.is_empty() {
@@ -71,7 +78,7 @@ impl Planned {
                 ));
             }
             Target::Urls(_) if scenario.server.is_some() => warnings.push(
-                "the scenario's `server:` block applies only to the embedded server; ignored with a target"
+                "warning: the scenario's `server:` block applies only to the embedded server; ignored with a target"
                     .into(),
             ),
             _ => {}

@@ -50,18 +50,13 @@ impl Checker<'_> {
         if u.concurrency == 0 {
             self.err(&p.key("concurrency"), "must be at least 1");
         }
-        match (u.provision, &u.admin, &s.target) {
-            (Provision::Create, None, Some(_)) => self.err(
+        // `provision: none` without a `target` is checked by `run`, which
+        // knows whether --target supplies one.
+        if let (Provision::Create, None, Some(_)) = (u.provision, &u.admin, &s.target) {
+            self.err(
                 &p.key("provision"),
                 "`create` uses the admin's `users.create`: add `users.admin: {username, password}` (or use `register`)",
-            ),
-            // `run --target URL` supplies what the file lacks; `run`
-            // without one refuses before any load.
-            (Provision::None, _, None) => self.warn(
-                &p.key("provision"),
-                "`none` expects existing users, but without a `target` the embedded server starts empty: run with --target URL",
-            ),
-            _ => {}
+            );
         }
     }
 
