@@ -11,7 +11,7 @@ use rand::{RngExt, SeedableRng};
 use super::error::EngineError;
 use super::profile::Profile;
 use crate::rocketchat::ClientConfig;
-use crate::scenario::{Load, Model, Scenario, Stage};
+use crate::scenario::{Load, Model, Scenario};
 
 /// Command-line overrides of the scenario's load.
 #[derive(Debug, Clone, Default)]
@@ -273,18 +273,12 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The profile of a normalized load (see `Load::normalize`).
 pub(crate) fn profile_of(load: &Load) -> Profile {
-    if !load.stages.is_empty() {
-        return Profile {
-            start: 0.0,
-            stages: load.stages.iter().map(|s| (s.duration, s.target)).collect(),
-        };
+    Profile {
+        start: load.start,
+        stages: load.stages.iter().map(|s| (s.duration, s.target)).collect(),
     }
-    let level = match load.model {
-        Model::Closed => load.vus.map(f64::from).unwrap_or(0.0),
-        Model::Open => load.rate.unwrap_or(0.0),
-    };
-    Profile::constant(level, load.duration.unwrap_or(Duration::ZERO))
 }
 
 /// Any override turns the load into one constant stage: the overridden
@@ -322,12 +316,13 @@ fn apply_overrides(load: &mut Load, o: &Overrides) -> Result<(), EngineError> {
         Model::Open => o.rate.unwrap_or(p.peak()),
     };
     let duration = o.duration.unwrap_or(p.total());
-    load.stages.clear();
-    load.duration = Some(duration);
-    match load.model {
-        Model::Closed => load.vus = Some(level.round() as u32),
-        Model::Open => load.rate = Some(level),
-    }
+    load.set_constant(
+        match load.model {
+            Model::Closed => level.round(),
+            Model::Open => level,
+        },
+        duration,
+    );
     Ok(())
 }
 
@@ -368,27 +363,22 @@ fn shard_load(load: &mut Load, i: u32, n: u32) {
     let scale_vus = |v: f64| share(v.round().max(0.0) as u64, idx, n) as f64;
     match load.model {
         Model::Closed => {
+            load.start = scale_vus(load.start);
             for s in &mut load.stages {
                 s.target = scale_vus(s.target);
             }
-            load.vus = load.vus.map(|v| share(u64::from(v), idx, n) as u32);
         }
         Model::Open => {
+            load.start /= f64::from(n);
             for s in &mut load.stages {
                 s.target /= f64::from(n);
             }
-            load.rate = load.rate.map(|r| r / f64::from(n));
             // A shard with a rate needs at least one VU to serve it.
             load.max_vus = load
                 .max_vus
                 .map(|v| (share(u64::from(v), idx, n) as u32).max(1));
         }
     }
-}
-
-/// Stage list of a constant load, for callers building scenarios in code.
-pub fn constant_stage(duration: Duration, target: f64) -> Vec<Stage> {
-    vec![Stage { duration, target }]
 }
 
 #[cfg(test)]

@@ -39,6 +39,10 @@ pub struct LoadSpec {
     pub model: Model,
     /// `vus` (closed) or `arrivals_per_s` (open).
     pub unit: String,
+    /// The level at t = 0: 0 for stages as written, the level itself for
+    /// the `vus`/`rate` shorthand and overrides (a hold from the start).
+    #[serde(default)]
+    pub start: f64,
     /// Each stage moves linearly from the previous level to `target`.
     pub stages: Vec<StageSpec>,
     /// Open model: the VU pool.
@@ -53,23 +57,21 @@ pub struct StageSpec {
 }
 
 impl LoadSpec {
-    /// `stages` are the plan's profile (the shorthand already expanded).
-    pub fn of(
-        load: &Load,
-        stages: &[(std::time::Duration, f64)],
-        max_vus: Option<u32>,
-    ) -> LoadSpec {
+    /// From the plan's effective (normalized) load.
+    pub fn of(load: &Load, max_vus: Option<u32>) -> LoadSpec {
         LoadSpec {
+            start: load.start,
             model: load.model,
             unit: match load.model {
                 Model::Closed => "vus".into(),
                 Model::Open => "arrivals_per_s".into(),
             },
-            stages: stages
+            stages: load
+                .stages
                 .iter()
-                .map(|(d, t)| StageSpec {
-                    duration_s: d.as_secs_f64(),
-                    target: *t,
+                .map(|s| StageSpec {
+                    duration_s: s.duration.as_secs_f64(),
+                    target: s.target,
                 })
                 .collect(),
             max_vus,
@@ -77,9 +79,12 @@ impl LoadSpec {
         }
     }
 
-    /// The highest level of any stage.
+    /// The highest level anywhere in the load.
     pub fn peak(&self) -> f64 {
-        self.stages.iter().map(|s| s.target).fold(0.0, f64::max)
+        self.stages
+            .iter()
+            .map(|s| s.target)
+            .fold(self.start, f64::max)
     }
 }
 

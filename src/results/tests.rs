@@ -18,6 +18,7 @@ fn info() -> RunInfo {
         load: LoadSpec {
             model: crate::scenario::Model::Closed,
             unit: "vus".into(),
+            start: 0.0,
             stages: vec![StageSpec {
                 duration_s: 2.0,
                 target: 10.0,

@@ -113,6 +113,7 @@ pub fn upgrade(value: serde_json::Value) -> Result<Summary, String> {
                 Model::Closed => "vus".into(),
                 Model::Open => "arrivals_per_s".into(),
             },
+            start: 0.0,
             stages: Vec::new(),
             max_vus: None,
             graceful_stop_s: 0.0,

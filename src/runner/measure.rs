@@ -98,7 +98,6 @@ impl Prepared {
             wait_until(at).await;
         }
         let started_unix_ms = unix_ms();
-        let profile = plan.profile();
         let load = &plan.scenario.load;
         let info = RunInfo {
             id: format!("{:08x}", plan.run_id),
@@ -109,7 +108,6 @@ impl Prepared {
             seed: plan.seed,
             load: LoadSpec::of(
                 load,
-                &profile.stages,
                 matches!(load.model, crate::scenario::Model::Open).then(|| plan.max_vus()),
             ),
             command: m.command.clone(),

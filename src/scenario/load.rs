@@ -163,6 +163,8 @@ pub fn load_str_with_warnings(
     if problems.iter().any(|p| p.severity == Severity::Error) {
         return Err(ScenarioError::new(problems));
     }
+    let mut scenario = scenario;
+    scenario.load.normalize();
     Ok(Loaded {
         scenario,
         warnings: problems,

@@ -177,6 +177,11 @@ pub struct Load {
     /// Each stage moves linearly from the previous target to its own.
     #[serde(default)]
     pub stages: Vec<Stage>,
+    /// The level at t = 0 (0 for stages as written; the level of the
+    /// `vus`/`rate` shorthand, which holds from the start). Set by
+    /// [`Load::normalize`], not a scenario key.
+    #[serde(skip)]
+    pub start: f64,
     /// Open model shorthand: a constant rate for `duration`.
     #[serde(default)]
     pub rate: Option<f64>,
@@ -201,6 +206,35 @@ pub struct Load {
         deserialize_with = "deserialize_duration"
     )]
     pub graceful_stop: Duration,
+}
+
+impl Load {
+    /// Turns the `vus`/`rate` + `duration` shorthand into stages, once, at
+    /// load: everything after reads `start` and `stages` only.
+    pub fn normalize(&mut self) {
+        if !self.stages.is_empty() {
+            return;
+        }
+        let level = match self.model {
+            Model::Closed => self.vus.map(f64::from),
+            Model::Open => self.rate,
+        };
+        if let (Some(level), Some(duration)) = (level, self.duration) {
+            self.set_constant(level, duration);
+        }
+    }
+
+    /// A constant load: `level` from the start, for `duration`.
+    pub fn set_constant(&mut self, level: f64, duration: Duration) {
+        self.start = level;
+        self.stages = vec![Stage {
+            duration,
+            target: level,
+        }];
+        self.vus = None;
+        self.rate = None;
+        self.duration = None;
+    }
 }
 
 fn default_max_queue() -> Duration {

@@ -84,6 +84,7 @@ fn summary(thresholds: Vec<ThresholdResult>) -> Summary {
                 load: LoadSpec {
                     model: crate::scenario::Model::Closed,
                     unit: "vus".into(),
+                    start: 0.0,
                     stages: vec![],
                     max_vus: None,
                     graceful_stop_s: 10.0,
