@@ -87,7 +87,7 @@ pub fn exit_of(result: &Result<Measurement, RunError>) -> Exit {
 
 impl Prepared {
     /// Runs one measurement. `sinks` see every interval after the results
-    /// writer; `on_start(description)` is called once the plan is final.
+    /// writer, and the summary at the end.
     pub async fn measure(
         &self,
         m: &Measure,
