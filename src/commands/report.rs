@@ -12,7 +12,7 @@ use crate::cli::ReportArgs;
 use crate::results::export::{self, ExportInput, Format};
 use crate::results::{
     Host, IntervalRecord, Note, NoteKind, ResultsError, RunInfo, Summary, SummaryParts, TargetInfo,
-    Tool, parse_summary, read_intervals, read_summary, totals_of,
+    Tool, parse_summary, read_intervals, read_summary, totals_of, write_file,
 };
 use crate::runner::{Exit, report_error};
 
@@ -106,7 +106,7 @@ fn report(args: &ReportArgs) -> Result<(), ReportError> {
         path: output.unwrap_or(Path::new("-")).to_path_buf(),
         source,
     })?;
-    write_output(output, &bytes)?;
+    write_file(output.unwrap_or(Path::new("-")), &bytes)?;
     Ok(())
 }
 
@@ -132,31 +132,6 @@ fn render(format: Format, inputs: &[ExportInput<'_>], w: &mut dyn Write) -> io::
             Ok(())
         }
     }
-}
-
-/// To stdout (a closed pipe is not an error), or to `path` aside then
-/// renamed so a reader never sees half a file.
-fn write_output(path: Option<&Path>, bytes: &[u8]) -> Result<(), ResultsError> {
-    let Some(path) = path else {
-        return match io::stdout().lock().write_all(bytes) {
-            Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(ResultsError::Write {
-                path: "-".into(),
-                source: e,
-            }),
-            _ => Ok(()),
-        };
-    };
-    let err = |source| ResultsError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(err)?;
-    }
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    std::fs::write(&tmp, bytes).map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)
 }
 
 /// A run directory or a summary file; `intervals`: also its interval

@@ -40,7 +40,7 @@ pub use summary::{
 pub use table::{format_ms, print_summary};
 pub use thresholds::{Bound, Stat, ThresholdResult, Unit, evaluate, reevaluate};
 pub use totals::{GaugeSummary, Totals};
-pub use writer::{RunWriter, write_json};
+pub use writer::{RunWriter, write_file, write_json};
 
 #[cfg(test)]
 mod tests;

@@ -31,17 +31,36 @@ struct RunFile<'a> {
     target: &'a TargetInfo,
 }
 
-/// Writes `value` as pretty JSON, aside then renamed: a reader never sees
-/// half a file.
+/// Writes `value` as pretty JSON with [`write_file`].
 pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), ResultsError> {
+    let mut text = serde_json::to_vec_pretty(value).map_err(|e| ResultsError::Write {
+        path: path.to_path_buf(),
+        source: e.into(),
+    })?;
+    text.push(b'\n');
+    write_file(path, &text)
+}
+
+/// Writes `bytes` to `path` (`-`: stdout, where a closed pipe is not an
+/// error), creating its directory; aside then renamed, so a reader never
+/// sees half a file.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ResultsError> {
     let err = |source| ResultsError::Write {
         path: path.to_path_buf(),
         source,
     };
-    let mut text = serde_json::to_vec_pretty(value).map_err(|e| err(e.into()))?;
-    text.push(b'\n');
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, &text).map_err(err)?;
+    if path == Path::new("-") {
+        return match std::io::stdout().lock().write_all(bytes) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(err(e)),
+            _ => Ok(()),
+        };
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, bytes).map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)
 }
 

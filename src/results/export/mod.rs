@@ -76,27 +76,20 @@ impl Format {
     }
 }
 
-/// Writes `input` to `path` (`-`: stdout) in `format`, aside then renamed
-/// so a reader never sees half a file.
+/// Writes `input` to `path` (`-`: stdout) in `format`, with
+/// [`write_file`](super::write_file).
 pub fn write_export(
     path: &Path,
     format: Format,
     input: &ExportInput<'_>,
 ) -> Result<(), ResultsError> {
-    let err = |source| ResultsError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
     let mut bytes = Vec::new();
-    format.exporter().write(input, &mut bytes).map_err(err)?;
-    if path == Path::new("-") {
-        return io::stdout().lock().write_all(&bytes).map_err(err);
-    }
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(err)?;
-    }
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    std::fs::write(&tmp, &bytes).map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)
+    format
+        .exporter()
+        .write(input, &mut bytes)
+        .map_err(|source| ResultsError::Write {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    super::write_file(path, &bytes)
 }
