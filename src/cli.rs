@@ -35,6 +35,10 @@ pub enum Command {
     /// Render finished (or partial) runs as text, JSON, CSV, JUnit XML or
     /// Markdown (exit 0 written, 2 bad input, 74 output not written).
     Report(ReportArgs),
+    /// Compare runs with their noise: per metric, improved / regressed /
+    /// same (~) / inconclusive (exit 0, 1 a regression beyond
+    /// --fail-on-regression, 2 bad input).
+    Compare(CompareArgs),
 }
 
 #[derive(Debug, Args)]
@@ -241,10 +245,94 @@ pub struct ReportArgs {
     pub intervals: bool,
 }
 
+#[derive(Debug, Args)]
+#[command(after_help = "\
+With 3 or more runs a side (a folder of run directories, as `run --repeat N` writes): a \
+Mann-Whitney U test on the per-run values and a bootstrap CI of the change of the medians. \
+With one run a side: a moving-block bootstrap over the per-second histograms of the measured \
+phase. A finding needs p < 0.05 after Holm-Bonferroni over every comparison and its whole 95 % \
+CI beyond the effect floor.\n\n\
+Exit codes: 0 no regression beyond --fail-on-regression (or no gate), 1 one was found, \
+2 bad input (a missing or unreadable run, a folder without runs, a candidate that is the base, \
+different scenarios without --force), 74 the output could not be written.")]
+pub struct CompareArgs {
+    /// The base: a run directory, a summary.json, or a folder of run
+    /// directories (repetitions of one setup).
+    #[arg(value_name = "BASE")]
+    pub base: PathBuf,
+    /// One or more candidates, each like BASE; each gets its own column.
+    #[arg(required = true, value_name = "CANDIDATE")]
+    pub candidates: Vec<PathBuf>,
+    /// Exit 1 when a significant regression beyond this is found: `10%`
+    /// for every metric, `message.e2e=10%` or `rest.*=20%` for some
+    /// (repeatable; the most specific limit applies). A significant rise
+    /// of the error rate fails whenever a limit applies.
+    #[arg(long, value_name = "PCT|METRIC=PCT", value_parser = crate::compare::gate::parse_gate)]
+    pub fail_on_regression: Vec<crate::compare::gate::GateSpec>,
+    /// The smallest change that counts: a change must exceed both parts
+    /// (`5%,0.5ms`; the ms part applies to latency only).
+    #[arg(long, value_name = "PCT,MS", default_value = "5%,0.5ms", value_parser = parse_min_effect)]
+    pub min_effect: crate::compare::MinEffect,
+    /// text (a terminal table; colour on a terminal unless NO_COLOR), md
+    /// (GitHub-flavoured Markdown for a PR comment) or json (schema in
+    /// results/README.md).
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: CompareFormat,
+    /// Output file; `-` or none: stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Compare runs of different scenarios (the fingerprint still lists
+    /// the difference).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompareFormat {
+    Text,
+    Md,
+    Json,
+}
+
+/// `5%,0.5ms`, `10%`, `1ms`: the parts given replace the defaults.
+fn parse_min_effect(s: &str) -> Result<crate::compare::MinEffect, String> {
+    let mut effect = crate::compare::MinEffect::default();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let bad = || format!("`{part}`: expected a percentage (5%) or milliseconds (0.5ms)");
+        let (digits, is_pct) = if let Some(d) = part.strip_suffix('%') {
+            (d, true)
+        } else if let Some(d) = part.strip_suffix("ms") {
+            (d, false)
+        } else {
+            return Err(bad());
+        };
+        let v: f64 = digits.trim().parse().map_err(|_| bad())?;
+        if !v.is_finite() || v < 0.0 {
+            return Err(format!("`{part}`: must be 0 or more"));
+        }
+        if is_pct {
+            effect.pct = v;
+        } else {
+            effect.ms = v;
+        }
+    }
+    Ok(effect)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn min_effect_parsing() {
+        let e = parse_min_effect("10%,1ms").unwrap();
+        assert_eq!((e.pct, e.ms), (10.0, 1.0));
+        let e = parse_min_effect("2%").unwrap();
+        assert_eq!((e.pct, e.ms), (2.0, 0.5));
+        assert!(parse_min_effect("5").is_err());
+        assert!(parse_min_effect("-1%").is_err());
+    }
 
     #[test]
     fn shard_parsing() {

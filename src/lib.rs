@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod compare;
 pub mod engine;
 pub mod metrics;
 pub mod results;

@@ -1,0 +1,125 @@
+//! What the binary tests share: the binary, a scratch directory, a
+//! separate `rocketload serve`. Each test file uses a part of it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_rocketload")
+}
+
+/// Runs the binary, echoing its output for a failing test's log.
+pub fn rocketload(args: &[&str]) -> Output {
+    let out = Command::new(bin())
+        .args(args)
+        .output()
+        .expect("spawn rocketload");
+    eprintln!("--- rocketload {}", args.join(" "));
+    eprintln!("--- stdout\n{}", String::from_utf8_lossy(&out.stdout));
+    eprintln!("--- stderr\n{}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// A scratch directory, removed at the end.
+pub struct Workdir(pub PathBuf);
+
+impl Workdir {
+    pub fn new(name: &str) -> Workdir {
+        let dir =
+            std::env::temp_dir().join(format!("rocketload-test-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        Workdir(dir)
+    }
+
+    /// Writes `scenario.yaml` (or `name`) and returns its path.
+    pub fn file(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, text).expect("write file");
+        p
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.0.join(rel)
+    }
+}
+
+impl Drop for Workdir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A separate `rocketload serve` on a free loopback port, ended on drop.
+pub struct Serve {
+    child: Child,
+    pub url: String,
+}
+
+impl Serve {
+    pub fn start(extra: &[&str]) -> Serve {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut child = Command::new(bin())
+            .args(["serve", "--listen", &listen])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn serve");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            match lines.next() {
+                Some(Ok(line)) if line.contains("listening on") => {
+                    break line.rsplit(' ').next().unwrap().to_string();
+                }
+                Some(Ok(_)) => continue,
+                _ => panic!("serve exited before listening"),
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Serve { child, url }
+    }
+
+    /// POST /_sim/fault with a JSON body.
+    pub fn fault(&self, body: &str) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let resp = reqwest::Client::new()
+                .post(format!("{}/_sim/fault", self.url))
+                .header("content-type", "application/json")
+                .body(body.to_string())
+                .send()
+                .await
+                .expect("fault request");
+            assert!(
+                resp.status().is_success(),
+                "fault refused: {}",
+                resp.status()
+            );
+        });
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn text(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
+}

@@ -1,0 +1,269 @@
+//! `rocketload compare` as a user runs it: runs against one `serve`, the
+//! same setup twice, then with the server's latency fault, compared with
+//! and without repetitions; and its bad input.
+
+mod common;
+
+use std::path::Path;
+
+use common::{Serve, Workdir, rocketload, text};
+use serde_json::Value;
+
+/// Four VUs calling one REST endpoint back to back: thousands of samples
+/// a second, so every percentile up to p99 can be judged.
+const SCENARIO: &str = r#"
+name: compare-rest
+seed: 11
+users: { count: 4, prefix: cmp-, password: cmp-pass-1, provision: register }
+load: { model: closed, vus: 4, duration: DURATION, graceful_stop: 1s }
+timeout: 5s
+behaviours:
+  - name: caller
+    setup:
+      - login: { via: rest }
+    steps:
+      - http: { path: /api/v1/me, name: rest.me }
+"#;
+
+fn scenario(w: &Workdir, duration: &str) -> String {
+    let p = w.file(
+        &format!("scenario-{duration}.yaml"),
+        &SCENARIO.replace("DURATION", duration),
+    );
+    p.to_str().unwrap().to_string()
+}
+
+fn run_into(serve: &Serve, scenario: &str, out: &Path) {
+    let out = rocketload(&[
+        "run",
+        scenario,
+        "--target",
+        &serve.url,
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "run failed");
+}
+
+fn compare(args: &[&str]) -> (i32, String, String) {
+    let mut all = vec!["compare"];
+    all.extend_from_slice(args);
+    let out = rocketload(&all);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The verdict of `metric`'s `stat` in column 0 of a JSON comparison.
+fn verdict(json: &Value, metric: &str, stat: &str) -> String {
+    let m = json["columns"][0]["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["metric"] == metric)
+        .unwrap_or_else(|| panic!("no {metric} in {json}"));
+    let row = m["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["stat"] == stat)
+        .unwrap();
+    row["verdict"].as_str().unwrap().to_string()
+}
+
+fn findings(json: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for col in json["columns"].as_array().unwrap() {
+        for m in col["metrics"].as_array().unwrap() {
+            for r in m["rows"].as_array().unwrap() {
+                let v = r["verdict"].as_str().unwrap();
+                if v == "regressed" || v == "improved" {
+                    out.push(format!("{} {} {v}", m["metric"], r["stat"]));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn same_setup_is_the_same_and_a_latency_fault_regresses() {
+    let w = Workdir::new("compare-single");
+    let serve = Serve::start(&[]);
+    let s = scenario(&w, "7s");
+    let (a, b, slow) = (w.path("a"), w.path("b"), w.path("slow"));
+    run_into(&serve, &s, &a);
+    run_into(&serve, &s, &b);
+    serve.fault(r#"{"kind":"latency","ms":5}"#);
+    run_into(&serve, &s, &slow);
+    let (a, b, slow) = (
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        slow.to_str().unwrap(),
+    );
+
+    let (code, stdout, _) = compare(&[a, b, "--fail-on-regression", "10%", "--format", "json"]);
+    assert_eq!(code, 0);
+    let json: Value = serde_json::from_str(&stdout).expect("compare json");
+    assert_eq!(json["schema"], 1);
+    assert_eq!(json["columns"][0]["method"], "block_bootstrap");
+    assert!(
+        findings(&json).is_empty(),
+        "A/A findings: {:?}",
+        findings(&json)
+    );
+    assert_eq!(verdict(&json, "rest.me", "p50"), "same");
+
+    let (code, stdout, stderr) =
+        compare(&[a, slow, "--fail-on-regression", "10%", "--format", "json"]);
+    assert_eq!(code, 1, "a 5 ms latency fault must fail the gate");
+    assert!(stderr.contains("rest.me p50"), "{stderr}");
+    let json: Value = serde_json::from_str(&stdout).expect("compare json");
+    for stat in ["p50", "p95", "p99"] {
+        assert_eq!(verdict(&json, "rest.me", stat), "regressed", "{stat}");
+    }
+    assert_eq!(
+        verdict(&json, "rest.me", "rate"),
+        "regressed",
+        "closed model: fewer calls"
+    );
+
+    let (code, md, _) = compare(&[a, b, slow, "--format", "md"]);
+    assert_eq!(code, 0, "no gate, no failure");
+    assert!(
+        md.contains("| metric | stat | base | 1 | change | verdict | 2 | change | verdict |"),
+        "{md}"
+    );
+    assert!(md.contains("|:---|:---|---:|"), "{md}");
+    assert!(md.contains("**regressed**"), "{md}");
+
+    let (code, text_out, _) = compare(&[a, slow]);
+    assert_eq!(code, 0);
+    assert!(
+        text_out.contains("method: moving-block bootstrap"),
+        "{text_out}"
+    );
+    assert!(!text_out.contains('\x1b'), "no colour off a terminal");
+}
+
+#[test]
+fn repetitions_use_the_rank_test() {
+    let w = Workdir::new("compare-reps");
+    let serve = Serve::start(&[]);
+    let s = scenario(&w, "2s");
+    for i in 1..=3 {
+        run_into(&serve, &s, &w.path(&format!("a/{i}")));
+        run_into(&serve, &s, &w.path(&format!("b/{i}")));
+    }
+    serve.fault(r#"{"kind":"latency","ms":5}"#);
+    for i in 1..=3 {
+        run_into(&serve, &s, &w.path(&format!("slow/{i}")));
+    }
+    let (a, b, slow) = (w.path("a"), w.path("b"), w.path("slow"));
+    let (a, b, slow) = (
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        slow.to_str().unwrap(),
+    );
+    let (code, stdout, _) = compare(&[a, b, "--fail-on-regression", "10%", "--format", "json"]);
+    assert_eq!(code, 0);
+    let json: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["columns"][0]["method"], "mann_whitney_u");
+    assert!(
+        findings(&json).is_empty(),
+        "A/A findings: {:?}",
+        findings(&json)
+    );
+    // 3 + 3 runs: a rank test cannot go below p = 0.1, and says what would.
+    let (code, stdout, _) = compare(&[a, slow, "--fail-on-regression", "10%", "--format", "json"]);
+    assert_eq!(code, 0, "nothing significant, nothing gated");
+    let json: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(verdict(&json, "rest.me", "p50"), "inconclusive");
+    let warnings = json["columns"][0]["warnings"].to_string();
+    assert!(warnings.contains("3 + 3 runs"), "{warnings}");
+    let reasons = json["columns"][0]["metrics"].to_string();
+    assert!(reasons.contains("at best p=0.100"), "{reasons}");
+    assert!(reasons.contains("or more a side"), "{reasons}");
+}
+
+#[test]
+fn bad_input_names_the_file() {
+    let w = Workdir::new("compare-bad");
+    std::fs::create_dir_all(w.path("empty")).unwrap();
+    let empty = w.path("empty");
+    let (code, _, err) = compare(&[empty.to_str().unwrap(), empty.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("holds no runs") && err.contains("empty"),
+        "{err}"
+    );
+
+    let missing = w.path("nope");
+    let (code, _, err) = compare(&[missing.to_str().unwrap(), empty.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("nope") && err.contains("no such file"),
+        "{err}"
+    );
+
+    // One real run, then a copy with a corrupt histogram and one of another schema.
+    let run = w.path("run");
+    let out = rocketload(&[
+        "run",
+        "scenarios/smoke.yaml",
+        "--duration",
+        "1s",
+        "--quiet",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let run_s = run.to_str().unwrap();
+    let (code, _, err) = compare(&[run_s, run_s]);
+    assert_eq!(code, 2);
+    assert!(err.contains("is the base itself"), "{err}");
+
+    let summary = text(&run.join("summary.json"));
+    let mut json: Value = serde_json::from_str(&summary).unwrap();
+    let corrupt = w.path("corrupt.json");
+    let metric = json["metrics"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    json["metrics"][&metric]["histogram"] = Value::String("not-a-histogram!".into());
+    json["run"]["id"] = Value::String("other".into());
+    std::fs::write(&corrupt, json.to_string()).unwrap();
+    let (code, _, err) = compare(&[run_s, corrupt.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("corrupt.json"), "{err}");
+
+    let mut json: Value = serde_json::from_str(&summary).unwrap();
+    json["schema"] = Value::from(99);
+    let future = w.path("future.json");
+    std::fs::write(&future, json.to_string()).unwrap();
+    let (code, _, err) = compare(&[run_s, future.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("future.json") && err.contains("schema 99"),
+        "{err}"
+    );
+
+    // An unfinished run among repetitions is named, not skipped.
+    let reps = w.path("reps");
+    std::fs::create_dir_all(reps.join("1")).unwrap();
+    std::fs::create_dir_all(reps.join("2")).unwrap();
+    std::fs::write(reps.join("1/summary.json"), &summary).unwrap();
+    std::fs::write(reps.join("2/run.json"), "{}").unwrap();
+    let (code, _, err) = compare(&[run_s, reps.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("unfinished run") && err.contains("reps/2"),
+        "{err}"
+    );
+}
