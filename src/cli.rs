@@ -80,8 +80,10 @@ pub struct RunArgs {
     /// Measure the scenario N times (1..=1000) with the same seed, after one
     /// preparation (server start or target check, provisioning), into
     /// OUT/1..N; then print the spread of p50/p95/p99 and rate/s across
-    /// them and write it to OUT/repeat.json. Exit: the worst repetition's.
-    /// Compare two such folders with `rocketload compare BASE CANDIDATE`.
+    /// them and write it to OUT/repeat.json. Exit: the worst repetition's
+    /// (130 interrupted > 74 not written > 2 > 1 threshold failed > 0);
+    /// Ctrl-C stops the remaining ones. 1: a plain run into OUT. Compare
+    /// two such folders with `rocketload compare BASE CANDIDATE`.
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_REPEAT)))]
     pub repeat: u32,
