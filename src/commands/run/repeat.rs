@@ -9,7 +9,7 @@ use crate::cli::RunArgs;
 use crate::metrics::is_operation;
 use crate::results::spread::spread_of;
 use crate::results::{
-    Progress, REPEAT_FILE, REPEAT_SCHEMA, RepeatRun, RepeatSummary, ResultsError, print_repeat,
+    Progress, REPEAT_FILE, REPEAT_SCHEMA, RepeatRun, RepeatSummary, print_repeat,
     thresholds_verdict, write_json,
 };
 use crate::runner::{
@@ -49,7 +49,20 @@ pub(super) fn run(planned: Planned, base: &Measure, repeat: Repeat, quiet: bool)
     let total = planned.plan.total_duration();
     let out = base.out.as_path();
     let done = on_prepared(planned, quiet, async |prepared| {
-        let mut write_error = clear_stale(out).err();
+        let file = out.join(REPEAT_FILE);
+        // Rewritten as the repetitions end (replacing one an earlier run
+        // left here); the last write decides the exit.
+        let mut warned = false;
+        let mut keep = |runs: &[Repetition]| {
+            let so_far = summary_of(prepared, repeat, out, runs, false);
+            if let Err(e) = write_json(&file, &so_far)
+                && !std::mem::replace(&mut warned, true)
+            {
+                eprintln!("warning: {} not updated:", file.display());
+                report_error(&e);
+            }
+        };
+        keep(&[]);
         let mut sinks = |_| vec![Box::new(Progress::new(total, quiet).sink()) as _];
         let mut finished = |runs: &[Repetition]| {
             if let Some(run) = runs.last() {
@@ -58,19 +71,14 @@ pub(super) fn run(planned: Planned, base: &Measure, repeat: Repeat, quiet: bool)
                 }
                 report_errors(run);
             }
-            let so_far = summary_of(prepared, repeat, out, runs, false);
-            if let Err(e) = write_json(&out.join(REPEAT_FILE), &so_far) {
-                write_error.get_or_insert(e);
-            }
+            keep(runs);
         };
         let repeated = prepared
             .repeat(repeat, base, &mut sinks, &mut finished)
             .await;
         let summary = summary_of(prepared, repeat, out, &repeated.runs, repeated.interrupted);
-        if write_error.is_none() {
-            write_error = write_json(&out.join(REPEAT_FILE), &summary).err();
-        }
-        (summary, repeated.exit(), write_error)
+        let written = write_json(&file, &summary);
+        (summary, repeated.exit(), written.err())
     });
     let (summary, exit, write_error) = match done {
         Ok(done) => done,
@@ -87,31 +95,20 @@ pub(super) fn run(planned: Planned, base: &Measure, repeat: Repeat, quiet: bool)
         }
         None => exit,
     };
-    println!(
-        "\nresults: {} (repetitions in {}/1..{}, spread in {})",
-        out.display(),
-        out.display(),
-        summary.runs.len(),
-        out.join(REPEAT_FILE).display()
-    );
+    match summary.runs.len() {
+        0 => println!("\nresults: no repetition ran"),
+        n => println!(
+            "\nresults: {} (repetitions in {}/1..{n}, spread in {})",
+            out.display(),
+            out.display(),
+            out.join(REPEAT_FILE).display()
+        ),
+    }
     println!(
         "compare: rocketload compare {} CANDIDATE_DIR [--fail-on-regression 10%]",
         out.display()
     );
     exit.code()
-}
-
-/// A `repeat.json` left by an earlier run in the same folder would pass
-/// for this one's until the first repetition ends.
-fn clear_stale(out: &Path) -> Result<(), ResultsError> {
-    let stale = out.join(REPEAT_FILE);
-    match std::fs::remove_file(&stale) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(ResultsError::Write {
-            path: stale,
-            source: e,
-        }),
-        _ => Ok(()),
-    }
 }
 
 /// `repetition 2/5: 30.0 s measured, 9120 operations, 0 errors, all 6
