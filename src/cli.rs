@@ -81,9 +81,41 @@ pub struct RunArgs {
     /// per metric.
     #[arg(long)]
     pub intervals: bool,
+    /// Measure the scenario N times (1..=1000) with the same seed, after one
+    /// preparation (server start or target check, provisioning), into
+    /// OUT/1..N; then print the spread of p50/p95/p99 and rate/s across
+    /// them and write it to OUT/repeat.json. Exit: the worst repetition's
+    /// (130 interrupted > 74 not written > 2 > 1 threshold failed > 0);
+    /// Ctrl-C stops the remaining ones. 1: a plain run into OUT. Compare
+    /// two such folders with `rocketload compare BASE CANDIDATE`.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_REPEAT)))]
+    pub repeat: u32,
+    /// With --repeat: wait this long between repetitions (0s..=1h), so the
+    /// target's garbage collection and queues settle and one repetition
+    /// does not pay for the last one's backlog.
+    #[arg(long, value_name = "DURATION", default_value = "5s",
+          requires = "repeat", value_parser = parse_cooldown)]
+    pub cooldown: Duration,
     /// No progress display.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// The most repetitions one `run --repeat` makes.
+pub const MAX_REPEAT: u32 = 1000;
+/// The longest cool-down between repetitions.
+const MAX_COOLDOWN: Duration = Duration::from_secs(3600);
+
+fn parse_cooldown(s: &str) -> Result<Duration, String> {
+    let d = crate::scenario::duration::parse_duration(s)?;
+    if d > MAX_COOLDOWN {
+        return Err(format!(
+            "a cool-down of {s} is over the cap of {}",
+            humantime::format_duration(MAX_COOLDOWN)
+        ));
+    }
+    Ok(d)
 }
 
 #[derive(Debug, Args)]
@@ -356,9 +388,28 @@ mod tests {
             parse_target("http://127.0.0.1:3000/"),
             Ok("http://127.0.0.1:3000".into())
         );
+        assert_eq!(parse_cooldown("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_cooldown("90s"), Ok(Duration::from_secs(90)));
+        assert!(parse_cooldown("2h").is_err());
+        assert!(parse_cooldown("-1s").is_err());
         assert!(parse_start_at("2020-01-01T00:00:00Z").is_err());
         let soon = humantime::format_rfc3339_seconds(SystemTime::now() + Duration::from_secs(60));
         assert!(parse_start_at(&soon.to_string()).is_ok());
+    }
+
+    #[test]
+    fn repeat_is_bounded_and_cooldown_needs_it() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from([&["rocketload", "run", "s.yaml"][..], args].concat())
+        };
+        assert!(parse(&["--repeat", "0"]).is_err());
+        assert!(parse(&["--repeat", "1001"]).is_err());
+        assert!(parse(&["--repeat", "1000", "--cooldown", "0s"]).is_ok());
+        assert!(parse(&["--cooldown", "1s"]).is_err(), "--cooldown alone");
+        match parse(&["--repeat", "3"]).map(|c| c.command) {
+            Ok(Command::Run(r)) => assert_eq!((r.repeat, r.cooldown), (3, Duration::from_secs(5))),
+            other => panic!("parsed as {other:?}"),
+        }
     }
 
     #[test]

@@ -4,8 +4,9 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -49,7 +50,8 @@ fn run(args: &[&str]) -> Output {
     out
 }
 
-fn run_scenario(w: &Workdir, yaml: &str, extra: &[&str]) -> (i32, Value) {
+/// `run SCENARIO --quiet --out OUT EXTRA...` of `yaml` in `w`.
+fn run_quiet(w: &Workdir, yaml: &str, extra: &[&str]) -> Output {
     let scenario = w.scenario(yaml);
     let out_dir = w.out();
     let mut args = vec![
@@ -60,9 +62,13 @@ fn run_scenario(w: &Workdir, yaml: &str, extra: &[&str]) -> (i32, Value) {
         out_dir.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    let out = run(&args);
+    run(&args)
+}
+
+fn run_scenario(w: &Workdir, yaml: &str, extra: &[&str]) -> (i32, Value) {
+    let out = run_quiet(w, yaml, extra);
     let code = out.status.code().unwrap_or(-1);
-    let summary = std::fs::read_to_string(out_dir.join("summary.json"))
+    let summary = std::fs::read_to_string(w.out().join("summary.json"))
         .ok()
         .and_then(|s| serde_json::from_str(&s).ok())
         .unwrap_or(Value::Null);
@@ -453,4 +459,257 @@ behaviours:
     let (code, summary) = run_scenario(&w, yaml, &[]);
     assert_eq!(code, 2);
     assert!(summary.is_null());
+}
+
+/// About a second of chat and probes: short enough to repeat.
+const REPEATED: &str = r#"
+name: repeated
+seed: 5
+users: { count: 3, password: pw-repeat-1 }
+rooms: { count: 1, members_per_room: 3 }
+timeout: 5s
+load: { model: closed, vus: 3, duration: 1s, graceful_stop: 1s }
+behaviours:
+  - name: chatter
+    setup:
+      - login: { via: rest }
+      - connect
+    steps:
+      - send_message: { room: random, via: ddp }
+      - http: { path: /api/v1/me, name: probe }
+      - think: 100ms
+"#;
+
+fn read_json(path: &std::path::Path) -> Value {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or(Value::Null)
+}
+
+/// Issue 8: `run --repeat N` measures N times into OUT/1..N after one
+/// preparation, with the same seed and scenario, and writes the spread.
+#[test]
+fn repeat_measures_n_times_into_numbered_dirs() {
+    let w = Workdir::new("repeat");
+    let (code, top) = run_scenario(&w, REPEATED, &["--repeat", "3", "--cooldown", "0s"]);
+    assert_eq!(code, 0);
+    assert!(top.is_null(), "no summary.json of its own in OUT");
+    let out = w.out();
+    let summaries: Vec<Value> = (1..=3)
+        .map(|i| read_json(&out.join(i.to_string()).join("summary.json")))
+        .collect();
+    for (i, s) in (1..=3).zip(&summaries) {
+        assert_eq!(
+            s["run"]["repeat"],
+            serde_json::json!({"index": i, "count": 3})
+        );
+        assert_eq!(s["run"]["seed"], 5);
+        assert_eq!(
+            s["run"]["scenario_sha256"],
+            summaries[0]["run"]["scenario_sha256"]
+        );
+        let run_json = read_json(&out.join(i.to_string()).join("run.json"));
+        assert_eq!(run_json["run"]["repeat"]["index"], i);
+        // Regression: the same seed re-sent the previous repetition's
+        // message ids, which the server refused as duplicates.
+        let send = metric(s, "ddp.method.sendMessage");
+        assert!(
+            send["count"].as_u64().unwrap_or(0) > 0,
+            "repetition {i} sent"
+        );
+        assert_eq!(send["errors"], 0, "repetition {i}: {send}");
+    }
+    assert_ne!(summaries[0]["run"]["id"], summaries[1]["run"]["id"]);
+    let repeat = read_json(&out.join("repeat.json"));
+    assert_eq!(repeat["schema"], 1);
+    assert_eq!(
+        (repeat["count"].as_u64(), repeat["exit_code"].as_u64()),
+        (Some(3), Some(0))
+    );
+    assert_eq!(repeat["seed"], 5);
+    let runs = repeat["runs"].as_array().cloned().unwrap_or_default();
+    assert_eq!(runs.len(), 3);
+    for (i, r) in (1..=3).zip(&runs) {
+        assert_eq!(r["index"], i);
+        assert_eq!(r["dir"], i.to_string());
+        assert_eq!(r["exit_code"], 0);
+        assert_eq!(r["in_spread"], true);
+        assert_eq!(r["run_id"], summaries[i - 1]["run"]["id"]);
+    }
+    let p95 = &repeat["metrics"]["probe"]["p95_ms"];
+    assert_eq!(p95["values"].as_array().map(Vec::len), Some(3));
+    assert!(
+        p95["median"].as_f64().is_some() && p95["cv"].is_number(),
+        "{p95}"
+    );
+    assert!(repeat["metrics"].get("generator.lag").is_none());
+}
+
+#[test]
+fn repeat_prints_one_line_each_then_the_spread() {
+    let w = Workdir::new("repeat-text");
+    let scenario = w.scenario(REPEATED);
+    let out = w.out();
+    let o = run(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--repeat",
+        "2",
+        "--cooldown",
+        "0s",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    for i in 1..=2 {
+        let line = format!("repetition {i}/2: ");
+        assert_eq!(stderr.matches(&line).count(), 1, "{stderr}");
+    }
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("2 of 2 repetitions measured whole"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("min – max"), "{stdout}");
+    assert!(
+        stdout.contains("rocketload compare "),
+        "how to compare: {stdout}"
+    );
+}
+
+#[test]
+fn repeat_exits_1_when_a_threshold_fails_in_the_repetitions() {
+    let w = Workdir::new("repeat-fail");
+    let yaml = format!("{REPEATED}thresholds:\n  probe: {{ min_count: 1000000 }}\n");
+    let (code, _) = run_scenario(&w, &yaml, &["--repeat", "2", "--cooldown", "0s"]);
+    assert_eq!(code, 1);
+    let repeat = read_json(&w.out().join("repeat.json"));
+    assert_eq!(repeat["exit_code"], 1);
+    let codes: Vec<&Value> = repeat["runs"]
+        .as_array()
+        .map(|r| r.iter().map(|r| &r["exit_code"]).collect())
+        .unwrap_or_default();
+    assert_eq!(codes, [1, 1], "every repetition ran and failed");
+}
+
+#[test]
+fn repeat_1_is_a_plain_run() {
+    let w = Workdir::new("repeat-1");
+    let (code, summary) = run_scenario(&w, REPEATED, &["--repeat", "1"]);
+    assert_eq!(code, 0);
+    assert_eq!(summary["run"]["repeat"], Value::Null);
+    assert!(!w.out().join("1").exists());
+    assert!(!w.out().join("repeat.json").exists());
+}
+
+#[test]
+fn repeat_flags_are_checked_before_any_load() {
+    let w = Workdir::new("repeat-refused");
+    for (extra, says) in [
+        (&["--repeat", "0"][..], "--repeat"),
+        (&["--repeat", "1001"], "--repeat"),
+        (&["--repeat", "x"], "--repeat"),
+        (&["--repeat", "2", "--cooldown", "2h"], "cool-down"),
+        (&["--repeat", "2", "--cooldown", "soon"], "--cooldown"),
+        (&["--cooldown", "1s"], "--repeat"),
+        (&["--repeat", "2", "--export", "x.csv"], "rocketload report"),
+    ] {
+        let o = run_quiet(&w, REPEATED, extra);
+        assert_eq!(o.status.code(), Some(2), "{extra:?} is refused");
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(stderr.contains(says), "{extra:?}: {stderr}");
+        assert!(!w.out().exists(), "{extra:?}: refused before any results");
+    }
+}
+
+/// A child process killed (if still running) and reaped when the test
+/// ends, whichever way it ends.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs `yaml` with `args` into `out` and sends SIGINT once `ready(out)`;
+/// checks that the loop ended interrupted after one repetition and
+/// returns repeat.json.
+fn interrupted_run(w: &Workdir, yaml: &str, args: &[&str], ready: impl Fn(&Path) -> bool) -> Value {
+    let scenario = w.scenario(yaml);
+    let out = w.out();
+    let mut child = Reaped(
+        Command::new(bin())
+            .args(["run", scenario.to_str().unwrap(), "--quiet", "--out"])
+            .arg(&out)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn rocketload"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ready(&out) {
+        assert!(Instant::now() < deadline, "never ready to interrupt");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = i32::try_from(child.0.id()).expect("pid");
+    // SAFETY: kill only sends a signal to the child started above.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let code = loop {
+        if let Some(status) = child.0.try_wait().expect("wait") {
+            break status.code();
+        }
+        assert!(Instant::now() < deadline, "still running after Ctrl-C");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(code, Some(130));
+    let repeat = read_json(&out.join("repeat.json"));
+    assert_eq!(repeat["interrupted"], true);
+    assert_eq!(repeat["exit_code"], 130);
+    assert_eq!(runs_in(&repeat), 1, "{repeat}");
+    repeat
+}
+
+fn runs_in(repeat: &Value) -> usize {
+    repeat["runs"].as_array().map_or(0, Vec::len)
+}
+
+/// Ctrl-C in a cool-down ends the loop: exit 130, the repetitions measured
+/// so far kept, repeat.json saying so.
+#[test]
+fn ctrl_c_in_the_cooldown_keeps_what_was_measured() {
+    let w = Workdir::new("repeat-int");
+    let args = ["--repeat", "3", "--cooldown", "60s"];
+    let repeat = interrupted_run(&w, REPEATED, &args, |out| {
+        runs_in(&read_json(&out.join("repeat.json"))) == 1
+    });
+    let out = w.out();
+    assert_eq!(repeat["runs"][0]["in_spread"], true);
+    assert!(out.join("1").join("summary.json").is_file());
+    assert!(!out.join("2").exists(), "the loop stopped in the cool-down");
+}
+
+/// Ctrl-C in a repetition ends it (partial results written) and the loop.
+#[test]
+fn ctrl_c_in_a_repetition_ends_the_loop() {
+    let w = Workdir::new("repeat-int-run");
+    let yaml = REPEATED.replace("duration: 1s", "duration: 60s");
+    let args = ["--repeat", "3", "--cooldown", "0s"];
+    let repeat = interrupted_run(&w, &yaml, &args, |out| {
+        std::fs::read_to_string(out.join("1").join("intervals.jsonl"))
+            .is_ok_and(|s| s.lines().count() >= 1)
+    });
+    let out = w.out();
+    assert_eq!(repeat["runs"][0]["exit_code"], 130);
+    assert_eq!(
+        repeat["runs"][0]["in_spread"], false,
+        "cut short: not in the spread"
+    );
+    let partial = read_json(&out.join("1").join("summary.json"));
+    assert!(partial["run"]["duration_s"].as_f64().unwrap_or(60.0) < 30.0);
+    assert!(!out.join("2").exists());
 }

@@ -1,4 +1,5 @@
-//! `rocketload run`: flags -> plan -> runner -> print -> exit code.
+//! `rocketload run`: flags -> plan -> runner -> print -> exit code; with
+//! `--repeat N`, [`repeat`] measures N times on the one preparation.
 
 use std::path::PathBuf;
 use std::time::SystemTime;
@@ -8,12 +9,22 @@ use crate::engine::Overrides;
 use crate::results::export::Format;
 use crate::results::{Progress, print_summary};
 use crate::runner::{
-    Exit, Measure, Planned, RunError, RunRequest, SHUTDOWN_GRACE, exit_of, report_error,
+    Exit, Measure, Measurement, Planned, Prepared, RunError, RunRequest, SHUTDOWN_GRACE, exit_of,
+    report_error,
 };
+
+mod repeat;
 
 pub fn run(args: RunArgs) -> u8 {
     let exports = match export_formats(&args.export) {
         Ok(e) => e,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            return Exit::BadInput.code();
+        }
+    };
+    let repeat = match repeat::of(&args) {
+        Ok(r) => r,
         Err(msg) => {
             eprintln!("error: {msg}");
             return Exit::BadInput.code();
@@ -40,10 +51,6 @@ pub fn run(args: RunArgs) -> u8 {
     for w in &planned.warnings {
         eprintln!("{w}");
     }
-    let runtime = match crate::runner::runtime() {
-        Ok(rt) => rt,
-        Err(e) => return fail(&e),
-    };
     let measure = Measure {
         out: args
             .out
@@ -56,37 +63,65 @@ pub fn run(args: RunArgs) -> u8 {
         export_intervals: args.intervals,
         ..Measure::default()
     };
-    let quiet = args.quiet;
-    let result = runtime.block_on(async {
-        if !quiet {
-            eprintln!("{}", planned.plan.describe());
-        }
-        let total = planned.plan.total_duration();
-        let bar = Progress::provisioning(quiet);
-        let prepared = planned.prepare(&|done, all| bar.provision(done, all)).await;
-        bar.finish();
-        let prepared = prepared?;
+    match repeat {
+        Some(r) => repeat::run(planned, &measure, r, args.quiet),
+        None => once(planned, &measure, args.quiet),
+    }
+}
+
+/// One measurement: its summary table, then where the results are.
+fn once(planned: Planned, measure: &Measure, quiet: bool) -> u8 {
+    let total = planned.plan.total_duration();
+    let result = on_prepared(planned, quiet, async |prepared| {
         let progress = Box::new(Progress::new(total, quiet).sink());
-        let measured = prepared.measure(&measure, vec![progress]).await;
-        prepared.shutdown();
-        measured
-    });
-    // VU tasks that ignore cancellation must not hold the exit.
-    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+        prepared.measure(measure, vec![progress]).await
+    })
+    .and_then(|measured| measured);
     match &result {
         Ok(m) => {
             let _ = print_summary(&m.summary, &mut std::io::stdout().lock());
             println!("results: {}", m.dir.display());
-            if let Some(e) = &m.write_error {
-                report_error(e);
-            }
-            if let Some(e) = &m.stopped_early {
-                report_error(e);
-            }
+            report_measurement_errors(m);
         }
         Err(e) => report_error(e),
     }
     exit_of(&result).code()
+}
+
+/// Makes the target ready once (printing the plan and provisioning
+/// progress), does `work` on it, then stops the embedded server and the
+/// runtime.
+fn on_prepared<T>(
+    planned: Planned,
+    quiet: bool,
+    work: impl AsyncFnOnce(&Prepared) -> T,
+) -> Result<T, RunError> {
+    let runtime = crate::runner::runtime()?;
+    let result = runtime.block_on(async {
+        if !quiet {
+            eprintln!("{}", planned.plan.describe());
+        }
+        let bar = Progress::provisioning(quiet);
+        let prepared = planned.prepare(&|done, all| bar.provision(done, all)).await;
+        bar.finish();
+        let prepared = prepared?;
+        let done = work(&prepared).await;
+        prepared.shutdown();
+        Ok(done)
+    });
+    // VU tasks that ignore cancellation must not hold the exit.
+    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    result
+}
+
+/// What went wrong in a measurement that still has its summary.
+fn report_measurement_errors(m: &Measurement) {
+    if let Some(e) = &m.write_error {
+        report_error(e);
+    }
+    if let Some(e) = &m.stopped_early {
+        report_error(e);
+    }
 }
 
 fn fail(e: &RunError) -> u8 {

@@ -46,5 +46,11 @@ pub const ALWAYS: &[&str] = &[
 /// generator's own `generator.*`. The special threshold metric `errors`
 /// and the progress line's requests/s cover operations only.
 pub fn is_operation(name: &str) -> bool {
-    !(name.starts_with("message.") || name.starts_with("generator.") || name == ITERATIONS)
+    !(name.starts_with("message.") || is_generator(name) || name == ITERATIONS)
+}
+
+/// True for the generator's own `generator.*` figures: they describe the
+/// load side, not the target.
+pub fn is_generator(name: &str) -> bool {
+    name.starts_with("generator.")
 }

@@ -24,11 +24,21 @@ pub struct RunInfo {
     pub command: Vec<String>,
     /// When this process ran one shard of a sharded run.
     pub shard: Option<ShardRef>,
+    /// When this run is one of `run --repeat N` (absent before it existed).
+    #[serde(default)]
+    pub repeat: Option<RepeatRef>,
 }
 
 /// Shard I of N (1-based).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShardRef {
+    pub index: u32,
+    pub count: u32,
+}
+
+/// Repetition I of N (1-based) of `run --repeat N`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepeatRef {
     pub index: u32,
     pub count: u32,
 }

@@ -16,7 +16,9 @@ mod intervals;
 mod notes;
 mod num;
 mod progress;
+mod repeat;
 mod sink;
+pub mod spread;
 mod summary;
 pub(crate) mod table;
 mod thresholds;
@@ -27,17 +29,18 @@ mod writer;
 pub use codec::{decode_histogram, encode_histogram};
 pub use error::{HistogramDecodeError, ResultsError};
 pub use host::{CpuTimes, Host, Virtualization};
-pub use info::{LoadSpec, RunInfo, ShardInfo, ShardRef, StageSpec, TargetInfo, Tool};
+pub use info::{LoadSpec, RepeatRef, RunInfo, ShardInfo, ShardRef, StageSpec, TargetInfo, Tool};
 pub use intervals::{IntervalMetricRecord, IntervalRecord, read_intervals, totals_of};
 pub use notes::{Note, NoteKind};
 pub use num::round3;
 pub use progress::{Progress, ProgressSink};
+pub use repeat::{REPEAT_FILE, REPEAT_SCHEMA, RepeatRun, RepeatSummary, print_repeat};
 pub use sink::{IntervalSink, Tick};
 pub use summary::{
     LatencySummary, MetricSummary, RunSummary, SCHEMA, Summary, SummaryParts, parse_summary,
     read_summary,
 };
-pub use table::{format_ms, print_summary};
+pub use table::{format_ms, print_summary, thresholds_verdict};
 pub use thresholds::{Bound, Stat, ThresholdResult, Unit, evaluate, reevaluate};
 pub use totals::{GaugeSummary, Totals};
 pub use writer::{RunWriter, write_file, write_json};

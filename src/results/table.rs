@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use super::summary::{MetricSummary, Summary};
-use super::thresholds::format_value;
+use super::thresholds::{ThresholdResult, format_value};
 use crate::metrics::names;
 
 /// A latency in ms, 3-4 significant figures: `0.412ms`, `12.3ms`, `1.25s`.
@@ -29,8 +29,17 @@ fn format_count(n: u64) -> String {
     out
 }
 
+/// The width of a column of metric names: the longest, within 6..=48.
+pub(crate) fn name_width<'a>(names: impl Iterator<Item = &'a String>) -> usize {
+    names
+        .map(|k| k.chars().count())
+        .max()
+        .unwrap_or(6)
+        .clamp(6, 48)
+}
+
 /// `name` cut in the middle to `width` characters, so columns stay aligned.
-fn fit(name: &str, width: usize) -> String {
+pub(crate) fn fit(name: &str, width: usize) -> String {
     let n = name.chars().count();
     if n <= width {
         return name.to_string();
@@ -49,6 +58,16 @@ fn format_errors(m: &MetricSummary) -> String {
     }
 }
 
+/// `all 6 thresholds passed`, `1 of 6 thresholds FAILED` or `no thresholds`.
+pub fn thresholds_verdict(thresholds: &[ThresholdResult]) -> String {
+    let failed = thresholds.iter().filter(|t| !t.passed).count();
+    match (thresholds.len(), failed) {
+        (0, _) => "no thresholds".into(),
+        (n, 0) => format!("all {n} thresholds passed"),
+        (n, f) => format!("{f} of {n} thresholds FAILED"),
+    }
+}
+
 /// Writes the summary as an aligned table: one row per metric (count,
 /// rate, percentiles, errors), errors by class and service time beneath,
 /// then counters, thresholds (✓/✗) and notes.
@@ -56,7 +75,7 @@ pub fn print_summary(summary: &Summary, w: &mut dyn Write) -> io::Result<()> {
     let run = &summary.run;
     writeln!(
         w,
-        "\n{} — {:.1} s measured, {} model, run {}{}",
+        "\n{} — {:.1} s measured, {} model, run {}{}{}",
         run.info.scenario,
         run.duration_s,
         match run.info.load.model {
@@ -67,15 +86,13 @@ pub fn print_summary(summary: &Summary, w: &mut dyn Write) -> io::Result<()> {
         match run.info.shard {
             Some(s) => format!(", shard {}/{}", s.index, s.count),
             None => String::new(),
+        },
+        match run.info.repeat {
+            Some(r) => format!(", repetition {}/{}", r.index, r.count),
+            None => String::new(),
         }
     )?;
-    let name_w = summary
-        .metrics
-        .keys()
-        .map(|k| k.chars().count())
-        .max()
-        .unwrap_or(6)
-        .clamp(6, 48);
+    let name_w = name_width(summary.metrics.keys());
     let header = [
         "count", "rate/s", "p50", "p90", "p95", "p99", "p99.9", "max",
     ];
@@ -137,16 +154,7 @@ pub fn print_summary(summary: &Summary, w: &mut dyn Write) -> io::Result<()> {
                 t.describe_limit()
             )?;
         }
-        let failed = summary.thresholds.iter().filter(|t| !t.passed).count();
-        if failed == 0 {
-            writeln!(w, "  all {} thresholds passed", summary.thresholds.len())?;
-        } else {
-            writeln!(
-                w,
-                "  {failed} of {} thresholds FAILED",
-                summary.thresholds.len()
-            )?;
-        }
+        writeln!(w, "  {}", thresholds_verdict(&summary.thresholds))?;
     }
     // Only a saturated generator is loud: it invalidates the figures.
     for note in &summary.notes {

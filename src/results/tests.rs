@@ -7,7 +7,7 @@ use super::*;
 use crate::metrics::{ErrorClass, Metrics, Sample};
 use crate::scenario::Threshold;
 
-fn info() -> RunInfo {
+pub(super) fn info() -> RunInfo {
     RunInfo {
         id: "0000002a".into(),
         scenario: "smoke".into(),
@@ -32,6 +32,7 @@ fn info() -> RunInfo {
             "scenarios/smoke.yaml".into(),
         ],
         shard: Some(ShardRef { index: 1, count: 4 }),
+        repeat: None,
     }
 }
 

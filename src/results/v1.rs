@@ -120,6 +120,7 @@ pub fn upgrade(value: serde_json::Value) -> Result<Summary, String> {
         },
         command: run.command,
         shard,
+        repeat: None,
     };
     Ok(Summary {
         schema: SCHEMA,

@@ -24,6 +24,28 @@ pub enum Exit {
 }
 
 impl Exit {
+    /// The worst of several ends (repetitions), by [`Exit::severity`];
+    /// `Pass` for none.
+    pub fn worst(exits: impl IntoIterator<Item = Exit>) -> Exit {
+        exits
+            .into_iter()
+            .max_by_key(|e| e.severity())
+            .unwrap_or(Exit::Pass)
+    }
+
+    /// How bad an end is, for [`Exit::worst`]: an interruption outranks
+    /// everything (the user stopped it), then results not written (what
+    /// was measured may be lost), bad input, a failed threshold, a pass.
+    const fn severity(self) -> u8 {
+        match self {
+            Exit::Pass => 0,
+            Exit::ThresholdsFailed => 1,
+            Exit::BadInput => 2,
+            Exit::WriteFailed => 3,
+            Exit::Interrupted => 4,
+        }
+    }
+
     pub const fn code(self) -> u8 {
         match self {
             Exit::Pass => 0,
@@ -93,5 +115,23 @@ pub fn report_error(err: &dyn std::error::Error) {
     while let Some(cause) = source {
         eprintln!("  caused by: {cause}");
         source = cause.source();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Exit;
+
+    #[test]
+    fn worst_follows_the_documented_order() {
+        use Exit::*;
+        assert_eq!(Exit::worst([]), Pass);
+        assert_eq!(
+            Exit::worst([Pass, ThresholdsFailed, Pass]),
+            ThresholdsFailed
+        );
+        assert_eq!(Exit::worst([ThresholdsFailed, BadInput]), BadInput);
+        assert_eq!(Exit::worst([WriteFailed, BadInput, Pass]), WriteFailed);
+        assert_eq!(Exit::worst([Interrupted, WriteFailed]), Interrupted);
     }
 }

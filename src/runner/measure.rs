@@ -18,8 +18,8 @@ use crate::engine::{self, EngineError, EngineNote, EngineReport, EngineStatus, O
 use crate::metrics::{Interval, MessageTracker, Metrics, spawn_self_check};
 use crate::results::export::{ExportInput, Format, write_export};
 use crate::results::{
-    CpuTimes, Host, IntervalSink, LoadSpec, Note, NoteKind, ResultsError, RunInfo, RunWriter,
-    ShardRef, Summary, SummaryParts, Tick, Tool, Totals, evaluate, read_intervals,
+    CpuTimes, Host, IntervalSink, LoadSpec, Note, NoteKind, RepeatRef, ResultsError, RunInfo,
+    RunWriter, ShardRef, Summary, SummaryParts, Tick, Tool, Totals, evaluate, read_intervals,
 };
 use crate::scenario::Scenario;
 use crate::server::Server;
@@ -37,6 +37,8 @@ pub struct Measure {
     pub start_at: Option<SystemTime>,
     /// The command line, kept in `run.json`.
     pub command: Vec<String>,
+    /// Which repetition of `run --repeat N` this is, kept in `run.json`.
+    pub repeat: Option<RepeatRef>,
     /// Files to write the finished results to, each in its format.
     pub exports: Vec<(PathBuf, Format)>,
     /// Exports that can show intervals (CSV) show them.
@@ -112,6 +114,7 @@ impl Prepared {
             ),
             command: m.command.clone(),
             shard: plan.shard.map(|(index, count)| ShardRef { index, count }),
+            repeat: m.repeat,
         };
         let tool = Tool::current();
         let mut host = Host::current();

@@ -3,8 +3,9 @@
 //! network; [`Planned::prepare`] makes the target ready once (embedded
 //! server, target check, provisioning); [`Prepared::measure`] runs the load
 //! and writes the results, as often as the caller wants (a capacity search
-//! measures once per step, after one provisioning). Exit codes are decided
-//! by [`exit_of`] only.
+//! measures once per step, after one provisioning; [`Prepared::repeat`]
+//! measures N times with a cool-down between). Exit codes are decided by
+//! [`Exit`] only ([`exit_of`] for one run, [`Exit::worst`] for several).
 //!
 //! Sits above engine, metrics and results, below `commands/`; it is the
 //! one place that starts the embedded server for a run.
@@ -12,11 +13,13 @@
 mod error;
 mod measure;
 mod prepare;
+mod repeat;
 mod target;
 
 pub use error::{Exit, RunError, report_error};
 pub use measure::{Measure, Measurement, exit_of};
 pub use prepare::{Planned, Prepared, RunRequest, SHUTDOWN_GRACE, Target};
+pub use repeat::{Repeat, Repeated, Repetition, exit_of_repetitions};
 
 /// The async runtime of a run. One core (e.g. under `taskset`): a
 /// current-thread runtime does the same work without the work-stealing

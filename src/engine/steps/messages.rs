@@ -24,6 +24,32 @@ pub(crate) fn now_unix_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+const ID_ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz";
+
+/// The id of `drawn` alphabet positions, the first six shifted by the
+/// base-55 digits of `salt` (six digits cover a u32): for one salt a
+/// bijection, so ids stay as random as drawn; for two salts the same
+/// draws never give the same id.
+fn salted_id(drawn: [usize; 17], salt: u32) -> String {
+    let base = ID_ALPHABET.len();
+    let mut salt = salt as usize;
+    drawn
+        .iter()
+        .enumerate()
+        .map(|(i, &d)| {
+            let shift = match i {
+                0..6 => {
+                    let digit = salt % base;
+                    salt /= base;
+                    digit
+                }
+                _ => 0,
+            };
+            ID_ALPHABET[(d + shift) % base] as char
+        })
+        .collect()
+}
+
 /// Pads `text` with filler up to `size` bytes (never cuts it).
 fn pad(text: &mut String, size: usize) {
     const FILLER: &str = " lorem ipsum dolor sit amet";
@@ -35,12 +61,14 @@ fn pad(text: &mut String, size: usize) {
 }
 
 impl Vu {
-    /// A Rocket.Chat-style random id (17 chars), from the VU's generator.
+    /// A Rocket.Chat-style random id (17 chars) from the VU's generator,
+    /// salted with the run id: each measurement of a seeded scenario makes
+    /// the same choices but new ids (a server keeps the messages of the
+    /// previous one and refuses a repeated `_id` as a duplicate).
     pub(crate) fn random_id(&mut self) -> String {
-        const ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz";
-        (0..17)
-            .map(|_| ALPHABET[self.rng.random_range(0..ALPHABET.len())] as char)
-            .collect()
+        let drawn: [usize; 17] =
+            std::array::from_fn(|_| self.rng.random_range(0..ID_ALPHABET.len()));
+        salted_id(drawn, self.ctx.plan.run_id)
     }
 
     pub(crate) async fn send_message(
@@ -266,5 +294,27 @@ impl Vu {
             }
         };
         self.done(&metric, t, r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_differ_per_run_for_the_same_draws() {
+        let drawn = std::array::from_fn(|i| i * 3);
+        let (a, b) = (salted_id(drawn, 1), salted_id(drawn, 2));
+        assert_eq!((a.len(), b.len()), (17, 17));
+        assert_ne!(a, b);
+        assert_eq!(a[6..], b[6..], "only the salted head differs");
+        assert_eq!(salted_id(drawn, 1), a, "same draws, same run: same id");
+        // The top of the u32 range still lands within six digits.
+        assert_ne!(salted_id(drawn, u32::MAX), salted_id(drawn, u32::MAX - 1));
+        assert!(
+            salted_id(drawn, u32::MAX)
+                .bytes()
+                .all(|c| ID_ALPHABET.contains(&c))
+        );
     }
 }

@@ -91,6 +91,7 @@ fn summary(thresholds: Vec<ThresholdResult>) -> Summary {
                 },
                 command: vec!["rocketload".into()],
                 shard: None,
+                repeat: None,
             },
             tool: Tool::current(),
             host: Host::default(),
