@@ -1,6 +1,7 @@
 //! One function per subcommand: flags in, exit code out. Errors are printed
 //! here with their cause chain.
 
+mod merge;
 mod report;
 mod run;
 mod serve;
@@ -14,6 +15,7 @@ pub fn dispatch(cli: Cli) -> u8 {
         Command::Run(args) => run::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Report(args) => report::run(args),
+        Command::Merge(args) => merge::run(args),
     }
 }
 

@@ -32,6 +32,7 @@ fn info() -> RunInfo {
             "scenarios/smoke.yaml".into(),
         ],
         shard: Some(ShardRef { index: 1, count: 4 }),
+        timing: ShardTiming::default(),
     }
 }
 

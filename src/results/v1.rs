@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::host::Host;
-use super::info::{LoadSpec, RunInfo, ShardInfo, ShardRef, TargetInfo, Tool};
+use super::info::{LoadSpec, RunInfo, ShardInfo, ShardRef, ShardTiming, TargetInfo, Tool};
 use super::notes::{Note, NoteKind};
 use super::summary::{MetricSummary, RunSummary, SCHEMA, Summary};
 use super::thresholds::{Stat, ThresholdResult};
@@ -120,6 +120,7 @@ pub fn upgrade(value: serde_json::Value) -> Result<Summary, String> {
         },
         command: run.command,
         shard,
+        timing: ShardTiming::default(),
     };
     Ok(Summary {
         schema: SCHEMA,
@@ -129,6 +130,7 @@ pub fn upgrade(value: serde_json::Value) -> Result<Summary, String> {
             hostname: host.hostname.clone(),
             started_unix_ms: run.started_unix_ms,
             ended_unix_ms: run.ended_unix_ms,
+            timing: ShardTiming::default(),
         }],
         run: RunSummary {
             info,
