@@ -579,6 +579,58 @@ mod tests {
         assert_eq!(second.elapsed_s, 2.45);
     }
 
+    fn shard(run_id: &str, started_unix_ms: u64, timing: ShardTiming) -> ShardInfo {
+        ShardInfo {
+            run_id: run_id.into(),
+            shard: None,
+            hostname: "h".into(),
+            started_unix_ms,
+            ended_unix_ms: started_unix_ms + 1000,
+            timing,
+        }
+    }
+
+    #[test]
+    fn shards_started_or_clocked_apart_are_warned_about() {
+        let at = ShardTiming {
+            start_at_unix_ms: Some(1_000),
+            ..ShardTiming::default()
+        };
+        let clock = |offset, uncertainty| ShardTiming {
+            clock_offset_ms: Some(offset),
+            clock_offset_uncertainty_ms: Some(uncertainty),
+            ..at
+        };
+        let (a, b, c) = (Path::new("a"), Path::new("b"), Path::new("c"));
+        // Within 100 ms and within the clocks' uncertainties: nothing.
+        let fine = [
+            (a, shard("1", 1_000, clock(10.0, 50.0))),
+            (b, shard("2", 1_100, clock(-80.0, 50.0))),
+            (c, shard("3", 5_000, ShardTiming::default())),
+        ];
+        assert_eq!(timing_warnings(&fine), []);
+        let apart = [
+            (a, shard("1", 1_000, clock(10.0, 50.0))),
+            (b, shard("2", 1_101, clock(-100.0, 50.0))),
+        ];
+        assert_eq!(
+            timing_warnings(&apart),
+            [
+                MergeWarning::StartSkew {
+                    a: a.into(),
+                    b: b.into(),
+                    ms: 101
+                },
+                MergeWarning::ClockSkew {
+                    a: a.into(),
+                    b: b.into(),
+                    diff_ms: 110.0,
+                    tolerance_ms: 105.0
+                }
+            ]
+        );
+    }
+
     #[test]
     fn no_lines_no_intervals() {
         assert!(align_intervals(&[&[], &[]], 0).is_empty());
