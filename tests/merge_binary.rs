@@ -392,6 +392,13 @@ fn a_corrupt_histogram_is_bad_input_naming_the_file() {
         &[path(&file), "histogram"],
     );
 
+    // An output that cannot be written: 74.
+    let r = rocketload(&["merge", path(&s2), "-o", path(&file.join("out"))]);
+    assert_eq!(r.status.code(), Some(74));
+    // Shard 2/2 alone: merged, with a warning that 1/2 is missing.
+    let r = rocketload(&["merge", path(&s2), "-o", path(&w.path("alone"))]);
+    assert!(String::from_utf8_lossy(&r.stderr).contains("shard(s) 1/2 are not among"));
+
     // A folder with no runs in it.
     let empty = w.path("empty");
     std::fs::create_dir_all(&empty).unwrap();

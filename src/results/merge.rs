@@ -93,6 +93,8 @@ pub enum MergeWarning {
     },
     /// A part without interval lines: the merged lines lack its share.
     NoIntervals { path: PathBuf },
+    /// Shards of `count` not among the parts (or shards of several counts).
+    MissingShards { count: u32, missing: Vec<u32> },
 }
 
 impl fmt::Display for MergeWarning {
@@ -115,6 +117,14 @@ impl fmt::Display for MergeWarning {
                 a.display(),
                 b.display()
             ),
+            MergeWarning::MissingShards { count, missing } => {
+                let missing: Vec<String> = missing.iter().map(|i| format!("{i}/{count}")).collect();
+                write!(
+                    f,
+                    "shard(s) {} are not among the runs merged: the merge covers part of the load only",
+                    missing.join(", ")
+                )
+            }
             MergeWarning::NoIntervals { path } => write!(
                 f,
                 "{}: no intervals.jsonl beside it: the merged interval lines lack its share (the totals are whole)",
@@ -142,6 +152,7 @@ pub fn merge(parts: &[Loaded], force: bool, command: Vec<String>) -> Result<Merg
     }
     let shards = shards_of(parts)?;
     let mut warnings = timing_warnings(&shards);
+    warnings.extend(missing_shards(&shards));
     warnings.extend(parts.iter().filter(|p| p.intervals.is_none()).map(|p| {
         MergeWarning::NoIntervals {
             path: p.source.clone(),
@@ -155,7 +166,12 @@ pub fn merge(parts: &[Loaded], force: bool, command: Vec<String>) -> Result<Merg
         .unwrap_or(0);
     let measured_end_ms = parts
         .iter()
-        .map(|p| p.summary.run.info.started_unix_ms + secs_to_ms(p.summary.run.duration_s))
+        .map(|p| {
+            let run = &p.summary.run;
+            run.info
+                .started_unix_ms
+                .saturating_add(secs_to_ms(run.duration_s))
+        })
         .max()
         .unwrap_or(started_unix_ms);
     let ended_unix_ms = parts
@@ -313,6 +329,23 @@ fn timing_warnings(shards: &[(&Path, ShardInfo)]) -> Vec<MergeWarning> {
     out
 }
 
+/// The shards `I/N` missing for the largest `N` met (a part of another
+/// count shows as the shards of that `N` it does not fill).
+fn missing_shards(shards: &[(&Path, ShardInfo)]) -> Option<MergeWarning> {
+    let count = shards
+        .iter()
+        .filter_map(|(_, s)| s.shard)
+        .map(|r| r.count)
+        .max()?;
+    let present: BTreeSet<u32> = shards
+        .iter()
+        .filter_map(|(_, s)| s.shard.filter(|r| r.count == count))
+        .map(|r| r.index)
+        .collect();
+    let missing: Vec<u32> = (1..=count).filter(|i| !present.contains(i)).collect();
+    (!missing.is_empty()).then_some(MergeWarning::MissingShards { count, missing })
+}
+
 /// Interval lines of several runs on one time line: each line goes to the
 /// second `round((start_unix_ms - t0) / 1000)` after the earliest line's
 /// start `t0`; the lines of one second are added into one (histograms
@@ -345,7 +378,7 @@ fn add_lines(lines: &[&IntervalRecord], run_start_unix_ms: u64) -> IntervalRecor
     let duration_s = lines.iter().map(|l| l.duration_s).fold(0.0, f64::max);
     let end_ms = lines
         .iter()
-        .map(|l| l.start_unix_ms + secs_to_ms(l.duration_s))
+        .map(|l| l.start_unix_ms.saturating_add(secs_to_ms(l.duration_s)))
         .max()
         .unwrap_or(start_unix_ms);
     let mut sum = Interval {
