@@ -39,6 +39,10 @@ pub enum Command {
     /// same (~) / inconclusive (exit 0, 1 a regression beyond
     /// --fail-on-regression, 2 bad input).
     Compare(CompareArgs),
+    /// Merge the shards of a sharded run into one run directory: histograms
+    /// added exactly, thresholds evaluated again on the whole (exit 0 pass,
+    /// 1 a merged threshold failed, 2 bad input, 74 output not written).
+    Merge(MergeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -315,6 +319,31 @@ pub struct CompareArgs {
     pub output: Option<PathBuf>,
     /// Compare runs of different scenarios (the fingerprint still lists
     /// the difference).
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `rocketload merge RUN... -o OUT [--force]`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit codes: 0 merged and every merged threshold holds; 1 a merged \
+    threshold failed (a sharded CI job gates on the merge, not on its shards); 2 bad input \
+    (a file that is not a run, a corrupt histogram, different scenarios or seeds, the same run \
+    or shard twice; the file is named); 74 the output could not be written."
+)]
+pub struct MergeArgs {
+    /// Run directories or summary.json files of the shards; a run directory
+    /// without summary.json (the shard was killed) is re-totalled from
+    /// run.json and intervals.jsonl, and the merge is marked partial. A
+    /// directory holding run directories stands for all of them.
+    #[arg(required = true, value_name = "RUN")]
+    pub runs: Vec<PathBuf>,
+    /// The merged run's directory (summary.json, intervals.jsonl, run.json);
+    /// it must not hold a run yet.
+    #[arg(short = 'o', long = "output", value_name = "OUT")]
+    pub output: PathBuf,
+    /// Merge runs of different scenarios or seeds, and write into an OUT
+    /// that already holds a run.
     #[arg(long)]
     pub force: bool,
 }

@@ -2,6 +2,7 @@
 //! here with their cause chain.
 
 mod compare;
+mod merge;
 mod report;
 mod run;
 mod serve;
@@ -16,6 +17,7 @@ pub fn dispatch(cli: Cli) -> u8 {
         Command::Validate(args) => validate::run(args),
         Command::Report(args) => report::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Merge(args) => merge::run(args),
     }
 }
 

@@ -95,6 +95,8 @@ fn run(id: &str, scenario_sha: &str, shape: Shape, seed: u64) -> Run {
         },
         command: vec![],
         shard: None,
+        repeat: None,
+        timing: Default::default(),
     };
     let summary = Summary::build(
         SummaryParts {

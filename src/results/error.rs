@@ -24,6 +24,10 @@ pub enum ResultsError {
         #[source]
         source: io::Error,
     },
+    #[error(
+        "{0} is not a run directory: no summary.json, and no run.json with intervals.jsonl to re-total"
+    )]
+    NotARun(PathBuf),
     #[error("{path} is not a rocketload summary: {message}")]
     Parse { path: PathBuf, message: String },
     #[error(

@@ -27,6 +27,35 @@ pub struct RunInfo {
     /// When this run is one of `run --repeat N` (absent before it existed).
     #[serde(default)]
     pub repeat: Option<RepeatRef>,
+    /// `--start-at` and the clock offset of a sharded run.
+    #[serde(flatten)]
+    pub timing: ShardTiming,
+}
+
+/// What merge needs to judge whether shards ran together: the time they
+/// were told to start at and how far this host's clock was from the
+/// target's. Every field is absent when not known (a run without
+/// `--start-at` or `--shard`, older files).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ShardTiming {
+    /// `--start-at`, Unix ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_at_unix_ms: Option<u64>,
+    /// The target's clock minus this host's at the start, ms, from the
+    /// target's HTTP `Date` header (the middle of the bound).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_offset_ms: Option<f64>,
+    /// Half the width of that bound, ms: the offset is within
+    /// `clock_offset_ms` ± this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_offset_uncertainty_ms: Option<f64>,
+}
+
+impl ShardTiming {
+    /// (offset, uncertainty), when both were recorded.
+    pub fn clock_offset(&self) -> Option<(f64, f64)> {
+        self.clock_offset_ms.zip(self.clock_offset_uncertainty_ms)
+    }
 }
 
 /// Shard I of N (1-based).
@@ -145,4 +174,6 @@ pub struct ShardInfo {
     pub hostname: String,
     pub started_unix_ms: u64,
     pub ended_unix_ms: u64,
+    #[serde(flatten)]
+    pub timing: ShardTiming,
 }

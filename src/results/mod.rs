@@ -13,6 +13,8 @@ pub mod export;
 pub mod host;
 mod info;
 mod intervals;
+mod load;
+pub mod merge;
 mod notes;
 mod num;
 mod progress;
@@ -29,8 +31,11 @@ mod writer;
 pub use codec::{decode_histogram, encode_histogram};
 pub use error::{HistogramDecodeError, ResultsError};
 pub use host::{CpuTimes, Host, Virtualization};
-pub use info::{LoadSpec, RepeatRef, RunInfo, ShardInfo, ShardRef, StageSpec, TargetInfo, Tool};
+pub use info::{
+    LoadSpec, RepeatRef, RunInfo, ShardInfo, ShardRef, ShardTiming, StageSpec, TargetInfo, Tool,
+};
 pub use intervals::{IntervalMetricRecord, IntervalRecord, read_intervals, totals_of};
+pub use load::{Intervals, Loaded, load_run, runs_in};
 pub use notes::{Note, NoteKind};
 pub use num::round3;
 pub use progress::{Progress, ProgressSink};
@@ -42,7 +47,7 @@ pub use summary::{
 };
 pub use table::{format_ms, print_summary, thresholds_verdict};
 pub use thresholds::{Bound, Stat, ThresholdResult, Unit, evaluate, reevaluate};
-pub use totals::{GaugeSummary, Totals};
+pub use totals::{GaugeSummary, Totals, combine_gauge};
 pub use writer::{RunWriter, write_file, write_json};
 
 #[cfg(test)]

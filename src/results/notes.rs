@@ -43,6 +43,14 @@ pub enum NoteKind {
     Config,
     /// Some interval lines could not be written (the totals are whole).
     IntervalsNotWritten,
+    /// The run did not finish (no `summary.json`): totals re-computed from
+    /// the interval lines, thresholds not evaluated; or a merge of which
+    /// such a run is a part.
+    Partial,
+    /// `rocketload merge`: the runs this one is made of.
+    Merged { parts: u64 },
+    /// A merge warning (shards' start times or clocks disagree).
+    MergeWarning,
     /// A schema-1 note, kept as its text.
     Other,
 }

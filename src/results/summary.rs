@@ -15,7 +15,7 @@ use super::codec::serde_histogram;
 use super::error::ResultsError;
 use super::host::Host;
 use super::info::{RunInfo, ShardInfo, TargetInfo, Tool};
-use super::notes::Note;
+use super::notes::{Note, NoteKind};
 use super::num::round3;
 use super::thresholds::ThresholdResult;
 use super::totals::{GaugeSummary, Totals};
@@ -175,6 +175,7 @@ impl Summary {
             hostname: host.hostname.clone(),
             started_unix_ms: info.started_unix_ms,
             ended_unix_ms,
+            timing: info.timing,
         };
         Summary {
             schema: SCHEMA,
@@ -203,6 +204,12 @@ impl Summary {
     /// True when every threshold held.
     pub fn passed(&self) -> bool {
         self.thresholds.iter().all(|t| t.passed)
+    }
+
+    /// True when the run, or a part of it, did not finish (its totals come
+    /// from interval lines).
+    pub fn is_partial(&self) -> bool {
+        self.notes.iter().any(|n| n.kind == NoteKind::Partial)
     }
 
     /// The run's totals again (for merge and compare).

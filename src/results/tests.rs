@@ -33,6 +33,7 @@ pub(super) fn info() -> RunInfo {
         ],
         shard: Some(ShardRef { index: 1, count: 4 }),
         repeat: None,
+        timing: ShardTiming::default(),
     }
 }
 

@@ -30,13 +30,10 @@ pub struct GaugeSummary {
 impl Totals {
     /// Adds one interval.
     pub fn add(&mut self, iv: &Interval) {
-        for (name, m) in &iv.metrics {
-            self.metrics.entry(name.clone()).or_default().merge(m);
-        }
-        for (name, n) in &iv.counters {
-            let c = self.counters.entry(name.clone()).or_default();
-            *c = c.saturating_add(*n);
-        }
+        add_counts(
+            (&mut self.metrics, &mut self.counters),
+            (&iv.metrics, &iv.counters),
+        );
         for (name, &v) in &iv.gauges {
             self.gauges
                 .entry(name.clone())
@@ -55,6 +52,30 @@ impl Totals {
         self.intervals += 1;
     }
 
+    /// Adds the totals of another process that ran at the same time (a
+    /// shard): histograms exactly, counts and counters summed, gauges
+    /// combined field by field as [`combine_gauge`] says. `elapsed` becomes
+    /// the longer of the two and `intervals` the sum; a caller that knows
+    /// the common time line sets them.
+    pub fn merge(&mut self, other: &Totals) {
+        add_counts(
+            (&mut self.metrics, &mut self.counters),
+            (&other.metrics, &other.counters),
+        );
+        for (name, g) in &other.gauges {
+            self.gauges
+                .entry(name.clone())
+                .and_modify(|mine| {
+                    mine.last = combine_gauge(name, mine.last, g.last);
+                    mine.min = combine_gauge(name, mine.min, g.min);
+                    mine.max = combine_gauge(name, mine.max, g.max);
+                })
+                .or_insert(*g);
+        }
+        self.elapsed = self.elapsed.max(other.elapsed);
+        self.intervals += other.intervals;
+    }
+
     /// Every client operation merged (the special threshold metric `errors`).
     pub fn all_operations(&self) -> MetricInterval {
         let mut all = MetricInterval::default();
@@ -70,3 +91,39 @@ impl Totals {
         if secs > 0.0 { count as f64 / secs } else { 0.0 }
     }
 }
+
+type Counts<'a> = (
+    &'a BTreeMap<String, MetricInterval>,
+    &'a BTreeMap<String, u64>,
+);
+type CountsMut<'a> = (
+    &'a mut BTreeMap<String, MetricInterval>,
+    &'a mut BTreeMap<String, u64>,
+);
+
+/// Adds metrics (histograms exactly) and counters of `from` into `into`.
+pub(super) fn add_counts(into: CountsMut<'_>, from: Counts<'_>) {
+    for (name, m) in from.0 {
+        into.0.entry(name.clone()).or_default().merge(m);
+    }
+    for (name, n) in from.1 {
+        let c = into.1.entry(name.clone()).or_default();
+        *c = c.saturating_add(*n);
+    }
+}
+
+/// One gauge of two processes that ran at the same time, as one: a
+/// figure of each generator (`generator.*`, e.g. its CPU use) by the
+/// larger (the busiest generator), a level of the load (`vus.active`) by
+/// the sum. For a run's `min` and `max` the sum is a bound (the shards'
+/// extremes need not fall in the same second); merged interval lines are
+/// exact per second.
+pub fn combine_gauge(name: &str, a: i64, b: i64) -> i64 {
+    if name.starts_with(GENERATOR_PREFIX) {
+        a.max(b)
+    } else {
+        a.saturating_add(b)
+    }
+}
+
+const GENERATOR_PREFIX: &str = "generator.";

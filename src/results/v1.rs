@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::host::Host;
-use super::info::{LoadSpec, RunInfo, ShardInfo, ShardRef, TargetInfo, Tool};
+use super::info::{LoadSpec, RunInfo, ShardInfo, ShardRef, ShardTiming, TargetInfo, Tool};
 use super::notes::{Note, NoteKind};
 use super::summary::{MetricSummary, RunSummary, SCHEMA, Summary};
 use super::thresholds::{Stat, ThresholdResult};
@@ -121,6 +121,7 @@ pub fn upgrade(value: serde_json::Value) -> Result<Summary, String> {
         command: run.command,
         shard,
         repeat: None,
+        timing: ShardTiming::default(),
     };
     Ok(Summary {
         schema: SCHEMA,
@@ -130,6 +131,7 @@ pub fn upgrade(value: serde_json::Value) -> Result<Summary, String> {
             hostname: host.hostname.clone(),
             started_unix_ms: run.started_unix_ms,
             ended_unix_ms: run.ended_unix_ms,
+            timing: ShardTiming::default(),
         }],
         run: RunSummary {
             info,

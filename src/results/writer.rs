@@ -117,13 +117,11 @@ impl RunWriter {
     }
 }
 
-impl IntervalSink for RunWriter {
-    /// Appends the interval's line to `intervals.jsonl`, flushed before
-    /// returning.
-    fn interval(&mut self, tick: &Tick<'_>) -> Result<(), ResultsError> {
-        let line = IntervalRecord::of(tick.interval, Some(tick.stage));
+impl RunWriter {
+    /// Appends one line to `intervals.jsonl`, flushed before returning.
+    pub fn append(&mut self, line: &IntervalRecord) -> Result<(), ResultsError> {
         let path = || self.dir.join("intervals.jsonl");
-        let mut bytes = serde_json::to_vec(&line).map_err(|e| ResultsError::Write {
+        let mut bytes = serde_json::to_vec(line).map_err(|e| ResultsError::Write {
             path: path(),
             source: e.into(),
         })?;
@@ -137,6 +135,13 @@ impl IntervalSink for RunWriter {
                 path: path(),
                 source,
             })
+    }
+}
+
+impl IntervalSink for RunWriter {
+    /// Appends the interval's line to `intervals.jsonl`.
+    fn interval(&mut self, tick: &Tick<'_>) -> Result<(), ResultsError> {
+        self.append(&IntervalRecord::of(tick.interval, Some(tick.stage)))
     }
 
     /// Writes `summary.json`.

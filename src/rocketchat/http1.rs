@@ -18,7 +18,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Buf, Bytes, BytesMut};
 use rustls::pki_types::ServerName;
@@ -56,9 +56,10 @@ pub(crate) struct Origin {
     pub url: String,
 }
 
-/// Status and body of a response.
+/// Status, `Date` and body of a response.
 pub(crate) struct Reply {
     pub status: u16,
+    pub date: Option<SystemTime>,
     pub body: Bytes,
 }
 
@@ -236,6 +237,8 @@ struct Head {
     len: usize,
     framing: Framing,
     keep_alive: bool,
+    /// The `Date` header, when present and well-formed.
+    date: Option<SystemTime>,
 }
 
 enum Framing {
@@ -314,6 +317,7 @@ async fn exchange<F: Fn(&mut Vec<u8>)>(
     Ok((
         Reply {
             status: head.status,
+            date: head.date,
             body,
         },
         keep,
@@ -338,6 +342,7 @@ fn parse_head(buf: &[u8], url: &str) -> Result<Option<Head>, RcError> {
     let status = res.code.unwrap_or(0);
     let mut keep_alive = res.version == Some(1);
     let mut framing = Framing::Close;
+    let mut date = None;
     for h in res.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
             let n = std::str::from_utf8(h.value)
@@ -355,6 +360,10 @@ fn parse_head(buf: &[u8], url: &str) -> Result<Option<Head>, RcError> {
             if last.trim_ascii().eq_ignore_ascii_case(b"chunked") {
                 framing = Framing::Chunked;
             }
+        } else if h.name.eq_ignore_ascii_case("date") {
+            date = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| httpdate::parse_http_date(v).ok());
         } else if h.name.eq_ignore_ascii_case("connection") {
             for token in h.value.split(|&b| b == b',') {
                 let token = token.trim_ascii();
@@ -371,6 +380,7 @@ fn parse_head(buf: &[u8], url: &str) -> Result<Option<Head>, RcError> {
         len,
         framing,
         keep_alive,
+        date,
     }))
 }
 

@@ -5,6 +5,7 @@
 //! This module knows nothing of scheduling, metrics or the reference server:
 //! it turns protocol exchanges into values or typed [`RcError`]s.
 
+pub mod clock;
 mod config;
 pub mod ddp;
 mod error;

@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::Method;
@@ -24,6 +24,8 @@ use super::{ClientConfig, RcError, Session};
 #[derive(Clone, Debug)]
 pub struct RestResponse {
     pub status: u16,
+    /// The `Date` header (1 s resolution), when the server sent one.
+    pub date: Option<SystemTime>,
     /// The raw body; parsed only when someone asks ([`RestResponse::json`]).
     pub body: Bytes,
 }
@@ -489,6 +491,7 @@ impl Rest {
         };
         Ok(RestResponse {
             status: reply.status,
+            date: reply.date,
             body: reply.body,
         })
     }

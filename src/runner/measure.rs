@@ -19,7 +19,8 @@ use crate::metrics::{Interval, MessageTracker, Metrics, spawn_self_check};
 use crate::results::export::{ExportInput, Format, write_export};
 use crate::results::{
     CpuTimes, Host, IntervalSink, LoadSpec, Note, NoteKind, RepeatRef, ResultsError, RunInfo,
-    RunWriter, ShardRef, Summary, SummaryParts, Tick, Tool, Totals, evaluate, read_intervals,
+    RunWriter, ShardRef, ShardTiming, Summary, SummaryParts, Tick, Tool, Totals, evaluate,
+    read_intervals,
 };
 use crate::scenario::Scenario;
 use crate::server::Server;
@@ -115,6 +116,11 @@ impl Prepared {
             command: m.command.clone(),
             shard: plan.shard.map(|(index, count)| ShardRef { index, count }),
             repeat: m.repeat,
+            timing: ShardTiming {
+                start_at_unix_ms: m.start_at.map(unix_ms_of),
+                clock_offset_ms: self.clock.map(|c| c.offset_ms()),
+                clock_offset_uncertainty_ms: self.clock.map(|c| c.uncertainty_ms()),
+            },
         };
         let tool = Tool::current();
         let mut host = Host::current();
@@ -406,4 +412,9 @@ async fn wait_until(at: SystemTime) {
 
 fn unix_ms() -> u64 {
     unix_us() / 1000
+}
+
+fn unix_ms_of(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::error::RunError;
 use crate::engine::{self, Overrides, RunPlan, World};
 use crate::results::TargetInfo;
+use crate::rocketchat::clock::{self, OffsetBound};
 use crate::scenario::{self, Loaded, Model, Provision, Scenario};
 use crate::server::{self, Server, ServerConfig};
 
@@ -121,7 +122,7 @@ impl Planned {
             scenario_sha256,
             target,
             mut plan,
-            warnings,
+            mut warnings,
         } = self;
         let server = match target {
             Target::Embedded => {
@@ -132,6 +133,10 @@ impl Planned {
             Target::Urls(_) => None,
         };
         let infos = engine::check_target(&plan).await?;
+        let clock = match plan.shard {
+            Some(_) => clock_offset(&plan, &mut warnings).await,
+            None => None,
+        };
         let world = engine::provision(&plan, progress).await?;
         let target = TargetInfo::of(&infos, server.is_some());
         Ok(Prepared {
@@ -143,8 +148,24 @@ impl Planned {
             world,
             server,
             target,
+            clock,
             warnings,
         })
+    }
+}
+
+/// A sharded run's clock against the first target (about a second of
+/// requests); a target that cannot tell is a warning, not an error.
+async fn clock_offset(plan: &RunPlan, warnings: &mut Vec<String>) -> Option<OffsetBound> {
+    let url = plan.targets.first()?;
+    match clock::measure_offset(url, &plan.client).await {
+        Ok(bound) => Some(bound),
+        Err(e) => {
+            let w = format!("warning: the clock offset against the target is unknown: {e}");
+            eprintln!("{w}");
+            warnings.push(w);
+            None
+        }
     }
 }
 
@@ -160,6 +181,8 @@ pub struct Prepared {
     pub world: World,
     pub(super) server: Option<Server>,
     pub target: TargetInfo,
+    /// Sharded runs: the target's clock against this host's, at the start.
+    pub clock: Option<OffsetBound>,
     pub warnings: Vec<String>,
 }
 

@@ -123,3 +123,17 @@ impl Drop for Serve {
 pub fn text(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
 }
+/// A JSON file, parsed.
+pub fn json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Copies the files of run directory `from` into a new directory `to`.
+pub fn copy_run(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create run copy");
+    for entry in std::fs::read_dir(from).expect("read run") {
+        let entry = entry.expect("dir entry");
+        std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy run file");
+    }
+}

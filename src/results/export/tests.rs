@@ -8,8 +8,8 @@ use super::{ExportInput, Format};
 use crate::metrics::histogram::new_histogram;
 use crate::metrics::{Interval, MetricInterval};
 use crate::results::{
-    Bound, Host, IntervalRecord, LoadSpec, Note, NoteKind, RunInfo, Stat, Summary, SummaryParts,
-    TargetInfo, ThresholdResult, Tool, totals_of,
+    Bound, Host, IntervalRecord, LoadSpec, Note, NoteKind, RunInfo, ShardTiming, Stat, Summary,
+    SummaryParts, TargetInfo, ThresholdResult, Tool, totals_of,
 };
 
 /// A metric name that needs quoting in CSV and escaping in Markdown.
@@ -92,6 +92,7 @@ fn summary(thresholds: Vec<ThresholdResult>) -> Summary {
                 command: vec!["rocketload".into()],
                 shard: None,
                 repeat: None,
+                timing: ShardTiming::default(),
             },
             tool: Tool::current(),
             host: Host::default(),
