@@ -227,6 +227,10 @@ pub struct Row {
     pub verdict: Verdict,
     /// Why, in a phrase; for `inconclusive`, what would settle it.
     pub reason: String,
+    /// One run a side: how far the statistic moved between the first and
+    /// second half of a side's own run (the larger side), in the unit of
+    /// `change`; a finding must clear it. `None` with repetitions.
+    pub drift: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]

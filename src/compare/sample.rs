@@ -178,6 +178,18 @@ impl Pool {
         f
     }
 
+    /// Each run's first and second half of intervals (a middle one of an
+    /// odd count left out), over all runs.
+    pub fn halves(&self) -> (Vec<usize>, Vec<usize>) {
+        let (mut first, mut second) = (Vec::new(), Vec::new());
+        for r in &self.runs {
+            let half = r.len() / 2;
+            first.extend(r.start..r.start + half);
+            second.extend(r.end - half..r.end);
+        }
+        (first, second)
+    }
+
     /// Every interval of the pool, once.
     pub fn all(&self) -> Vec<usize> {
         (0..self.len()).collect()
