@@ -1,42 +1,19 @@
 //! `rocketload report` as a user runs it: the real binary over the smoke
 //! baseline, a partial run directory, and bad input (exit 2, file named).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use common::{Workdir, rocketload, text};
 
 const BASELINE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/results/baselines/smoke");
 
-struct Workdir(PathBuf);
-
-impl Workdir {
-    fn new(name: &str) -> Workdir {
-        let dir =
-            std::env::temp_dir().join(format!("rocketload-report-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        Workdir(dir)
-    }
-}
-
-impl Drop for Workdir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn report(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_rocketload"))
-        .arg("report")
-        .args(args)
-        .output()
-        .expect("spawn rocketload");
-    eprintln!("--- stdout\n{}", String::from_utf8_lossy(&out.stdout));
-    eprintln!("--- stderr\n{}", String::from_utf8_lossy(&out.stderr));
-    out
-}
-
-fn text(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    let mut all = vec!["report"];
+    all.extend_from_slice(args);
+    rocketload(&all)
 }
 
 #[test]

@@ -2,53 +2,16 @@
 //! the embedded server or a separate `rocketload serve`, exit codes and the
 //! results directory.
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_rocketload")
-}
+mod common;
 
-struct Workdir(PathBuf);
-
-impl Workdir {
-    fn new(name: &str) -> Workdir {
-        let dir =
-            std::env::temp_dir().join(format!("rocketload-test-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        Workdir(dir)
-    }
-    fn scenario(&self, yaml: &str) -> PathBuf {
-        let p = self.0.join("scenario.yaml");
-        std::fs::write(&p, yaml).expect("write scenario");
-        p
-    }
-    fn out(&self) -> PathBuf {
-        self.0.join("out")
-    }
-}
-
-impl Drop for Workdir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn run(args: &[&str]) -> Output {
-    let out = Command::new(bin())
-        .args(args)
-        .output()
-        .expect("spawn rocketload");
-    eprintln!("--- stdout\n{}", String::from_utf8_lossy(&out.stdout));
-    eprintln!("--- stderr\n{}", String::from_utf8_lossy(&out.stderr));
-    out
-}
+use common::{Serve, Workdir, bin, rocketload as run};
 
 /// `run SCENARIO --quiet --out OUT EXTRA...` of `yaml` in `w`.
 fn run_quiet(w: &Workdir, yaml: &str, extra: &[&str]) -> Output {
@@ -81,66 +44,6 @@ fn metric<'a>(summary: &'a Value, name: &str) -> &'a Value {
 
 fn counter(summary: &Value, name: &str) -> u64 {
     summary["counters"][name].as_u64().unwrap_or(0)
-}
-
-/// A separate `rocketload serve` on a free loopback port.
-struct Serve {
-    child: Child,
-    url: String,
-}
-
-impl Serve {
-    fn start(extra: &[&str]) -> Serve {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let listen = format!("127.0.0.1:{port}");
-        let mut child = Command::new(bin())
-            .args(["serve", "--listen", &listen])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn serve");
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let url = loop {
-            match lines.next() {
-                Some(Ok(line)) if line.contains("listening on") => {
-                    break line.rsplit(' ').next().unwrap().to_string();
-                }
-                Some(Ok(_)) => continue,
-                _ => panic!("serve exited before listening"),
-            }
-        };
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Serve { child, url }
-    }
-
-    fn stats(&self) -> Value {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            reqwest::get(format!("{}/_sim/stats", self.url))
-                .await
-                .expect("stats request")
-                .json::<Value>()
-                .await
-                .expect("stats json")
-        })
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]

@@ -5,26 +5,23 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-
-use super::phase::{self, MIN_INTERVALS};
+use super::phase;
+use super::ranks::repetition_row;
+use super::rule::{Pending, decided, finish};
 use super::sample::{self, Figures, Pool, RawInterval, Tables};
 use super::side::{Run, Side};
-use super::stats::{self, holm, mann_whitney_p, median, min_attainable_p, percentile_sorted};
+use super::single::{block_replicates, bootstrap_row, drift};
 use super::{
     Column, CompareError, Comparison, CounterRow, ERROR_RATE_FLOOR_PP, Method, MetricRows, Options,
-    Row, RunRef, SCHEMA, SideSummary, Stat, Verdict, fingerprint,
+    RunRef, SCHEMA, SideSummary, Stat, Verdict, fingerprint,
 };
 use crate::metrics::names::{self, COUNTERS};
 use crate::results::NoteKind;
 
 /// Fewest runs a side for the rank test.
-const MIN_REPETITIONS: usize = 3;
+pub(super) const MIN_REPETITIONS: usize = 3;
 /// Below this many runs a side the output warns.
 const WARN_REPETITIONS: usize = 5;
-/// Samples beyond a percentile a side needs before it is judged.
-const TAIL_SAMPLES: f64 = 10.0;
 /// Findings all one way from this many on earn a warning.
 const ONE_WAY_WARNING: usize = 3;
 
@@ -181,10 +178,10 @@ fn summary_of(side: &Side, runs: &[Measured<'_>]) -> SideSummary {
 }
 
 /// Both sides' pools over one set of value tables.
-struct Pair {
-    tables: Tables,
-    base: Pool,
-    cand: Pool,
+pub(super) struct Pair {
+    pub(super) tables: Tables,
+    pub(super) base: Pool,
+    pub(super) cand: Pool,
 }
 
 impl Pair {
@@ -208,19 +205,6 @@ impl Pair {
         let (base, cand) = (pool(base), pool(cand));
         Pair { tables, base, cand }
     }
-}
-
-/// One row before Holm: the numbers, and the verdict when it is decided
-/// without the test.
-struct Pending {
-    row: Row,
-    /// Set when the row is decided before the test (inconclusive or
-    /// within the floor).
-    decided: bool,
-    /// The test's verdict if significant and the CI is beyond the floor.
-    finding: Option<Verdict>,
-    /// Smallest p the method can give for this row (rank test sizes).
-    attainable_p: f64,
 }
 
 fn column(base: &Side, base_runs: &[Measured<'_>], cand: &Side, opts: &Options) -> Column {
@@ -399,388 +383,6 @@ fn seed_of(base: &Side, cand: &Side) -> u64 {
         }
     }
     h
-}
-
-/// The change from `b` to `c`: % for most, percentage points for errors.
-fn change(stat: Stat, b: f64, c: f64) -> Option<f64> {
-    match stat {
-        Stat::ErrorRate => Some((c - b) * 100.0),
-        _ if b > 0.0 => Some((c / b - 1.0) * 100.0),
-        _ => None,
-    }
-}
-
-/// The scale the bootstrap's standard error is taken on: log ratio (a
-/// relative change is symmetric there) or the difference for errors.
-fn test_scale(stat: Stat, b: f64, c: f64) -> Option<f64> {
-    match stat {
-        Stat::ErrorRate => Some(c - b),
-        _ if b > 0.0 && c > 0.0 => Some((c / b).ln()),
-        _ => None,
-    }
-}
-
-/// Whether a change counts at all: beyond the % floor, the ms floor for
-/// latency, the percentage-point floor for errors.
-fn beyond_floor(stat: Stat, base: f64, change: f64, opts: &Options) -> bool {
-    let floor = opts.min_effect;
-    match stat {
-        Stat::ErrorRate => change.abs() > ERROR_RATE_FLOOR_PP,
-        Stat::Rate => change.abs() > floor.pct,
-        _ => change.abs() > floor.pct && change.abs() / 100.0 * base > floor.ms,
-    }
-}
-
-fn floor_text(stat: Stat, opts: &Options) -> String {
-    match stat {
-        Stat::ErrorRate => format!("{ERROR_RATE_FLOOR_PP} percentage points"),
-        Stat::Rate => format!("{}%", opts.min_effect.pct),
-        _ => format!("{}% and {} ms", opts.min_effect.pct, opts.min_effect.ms),
-    }
-}
-
-/// Samples a side needs for `stat` to be judged, if it needs any.
-fn samples_needed(stat: Stat) -> Option<u64> {
-    stat.quantile()
-        .map(|q| (TAIL_SAMPLES / (1.0 - q)).round() as u64)
-}
-
-fn blank(stat: Stat) -> Row {
-    Row {
-        stat,
-        base: None,
-        candidate: None,
-        change: None,
-        ci: None,
-        p: None,
-        p_holm: None,
-        verdict: Verdict::Inconclusive,
-        reason: String::new(),
-        drift: None,
-    }
-}
-
-fn decided(mut row: Row, verdict: Verdict, reason: String) -> Pending {
-    row.verdict = verdict;
-    row.reason = reason;
-    Pending {
-        row,
-        decided: true,
-        finding: None,
-        attainable_p: 0.0,
-    }
-}
-
-/// What is judged before any test: data present, enough samples, a
-/// change beyond the floor. `Err` = decided here.
-fn screen(
-    mut row: Row,
-    stat: Stat,
-    (b, c): (Option<f64>, Option<f64>),
-    (ok_b, ok_c): (u64, u64),
-    opts: &Options,
-) -> Result<(Row, f64, f64, f64), Box<Pending>> {
-    let stop = |row, verdict, reason: String| Err(Box::new(decided(row, verdict, reason)));
-    row.base = b;
-    row.candidate = c;
-    let (b, c) = match (b, c) {
-        (Some(b), Some(c)) => (b, c),
-        (None, _) => return stop(row, Verdict::Inconclusive, "no data in the base".into()),
-        (_, None) => {
-            return stop(
-                row,
-                Verdict::Inconclusive,
-                "no data in the candidate".into(),
-            );
-        }
-    };
-    if let Some(need) = samples_needed(stat)
-        && ok_b.min(ok_c) < need
-    {
-        let reason = format!(
-            "{} needs {need} successful samples a run to be judged: run longer or at a higher rate",
-            stat.label()
-        );
-        return stop(row, Verdict::Inconclusive, reason);
-    }
-    let Some(delta) = change(stat, b, c) else {
-        return stop(
-            row,
-            Verdict::Inconclusive,
-            "the base is 0: no relative change".into(),
-        );
-    };
-    row.change = Some(delta);
-    if !beyond_floor(stat, b, delta, opts) {
-        let reason = format!("within the effect floor ({})", floor_text(stat, opts));
-        return stop(row, Verdict::Same, reason);
-    }
-    Ok((row, b, c, delta))
-}
-
-/// The finding a significant change beyond the floor makes.
-fn direction(stat: Stat, delta: f64) -> Verdict {
-    if (delta > 0.0) == stat.larger_is_worse() {
-        Verdict::Regressed
-    } else {
-        Verdict::Improved
-    }
-}
-
-/// The CI lies wholly beyond the floor, on the side of the change.
-fn ci_beyond(stat: Stat, base: f64, delta: f64, ci: [f64; 2], opts: &Options) -> bool {
-    ci.iter()
-        .all(|&e| e.signum() == delta.signum() && beyond_floor(stat, base, e, opts))
-}
-
-fn interval(mut deltas: Vec<f64>) -> Option<[f64; 2]> {
-    if deltas.is_empty() {
-        return None;
-    }
-    deltas.sort_by(f64::total_cmp);
-    Some([
-        percentile_sorted(&deltas, 0.025),
-        percentile_sorted(&deltas, 0.975),
-    ])
-}
-
-fn repetition_row(stat: Stat, b: &[Figures], c: &[Figures], opts: &Options, seed: u64) -> Pending {
-    let values = |f: &[Figures]| f.iter().filter_map(|f| f.stat(stat)).collect::<Vec<f64>>();
-    let (bv, cv) = (values(b), values(c));
-    let fewest_ok = |f: &[Figures]| f.iter().map(Figures::ok).min().unwrap_or(0);
-    let screened = screen(
-        blank(stat),
-        stat,
-        (median(&bv), median(&cv)),
-        (fewest_ok(b), fewest_ok(c)),
-        opts,
-    );
-    let (mut row, mb, _, delta) = match screened {
-        Ok(s) => s,
-        Err(p) => return *p,
-    };
-    row.p = mann_whitney_p(&bv, &cv);
-    let mut rng = StdRng::seed_from_u64(seed ^ stat as u64);
-    let deltas = (0..opts.resamples)
-        .filter_map(|_| {
-            let pick = |v: &[f64], rng: &mut StdRng| -> Vec<f64> {
-                (0..v.len())
-                    .map(|_| v[rand::RngExt::random_range(rng, 0..v.len())])
-                    .collect()
-            };
-            let (rb, rc) = (pick(&bv, &mut rng), pick(&cv, &mut rng));
-            change(stat, median(&rb)?, median(&rc)?)
-        })
-        .collect();
-    row.ci = interval(deltas);
-    let finding = row
-        .ci
-        .filter(|&ci| ci_beyond(stat, mb, delta, ci, opts))
-        .map(|_| direction(stat, delta));
-    Pending {
-        row,
-        decided: false,
-        finding,
-        attainable_p: min_attainable_p(bv.len(), cv.len()),
-    }
-}
-
-/// Bootstrap replicates of every (metric, stat): (change, test-scale value).
-type Replicates = BTreeMap<(usize, Stat), Vec<(f64, f64)>>;
-
-fn block_replicates(pair: &Pair, metrics: &[String], resamples: usize, seed: u64) -> Replicates {
-    let mut out: Replicates = BTreeMap::new();
-    let mut rng = StdRng::seed_from_u64(seed);
-    let (block_b, block_c) = (
-        sample::block_length(pair.base.len()),
-        sample::block_length(pair.cand.len()),
-    );
-    let (mut picks_b, mut picks_c, mut dense) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..resamples {
-        sample::resample(&pair.base.runs, block_b, &mut rng, &mut picks_b);
-        sample::resample(&pair.cand.runs, block_c, &mut rng, &mut picks_c);
-        for (mi, metric) in metrics.iter().enumerate() {
-            let fb = pair
-                .base
-                .figures(&pair.tables, metric, &picks_b, &mut dense);
-            let fc = pair
-                .cand
-                .figures(&pair.tables, metric, &picks_c, &mut dense);
-            for stat in Stat::ALL {
-                let (Some(b), Some(c)) = (fb.stat(stat), fc.stat(stat)) else {
-                    continue;
-                };
-                if let (Some(d), Some(t)) = (change(stat, b, c), test_scale(stat, b, c)) {
-                    out.entry((mi, stat)).or_default().push((d, t));
-                }
-            }
-        }
-    }
-    out
-}
-
-/// How far each side's statistic moved between the first and second half
-/// of its own measured phase (the larger of the two sides, in the unit of
-/// [`change`]). Two runs of one setup differ by about this much or less
-/// when the machine's noise is steady; one run's bootstrap cannot see the
-/// run-to-run noise, so a single-run finding must also clear this.
-/// `None` when a half lacks the statistic: the noise is then unknown.
-fn drift(stat: Stat, base: &[Figures; 2], cand: &[Figures; 2]) -> Option<f64> {
-    let of = |h: &[Figures; 2]| change(stat, h[0].stat(stat)?, h[1].stat(stat)?).map(f64::abs);
-    Some(of(base)?.max(of(cand)?))
-}
-
-fn bootstrap_row(
-    stat: Stat,
-    (b, c): (&Figures, &Figures),
-    replicates: &[(f64, f64)],
-    drift: Option<f64>,
-    pair: &Pair,
-    opts: &Options,
-) -> Pending {
-    let mut row = blank(stat);
-    let fewest = pair.base.len().min(pair.cand.len());
-    if fewest < MIN_INTERVALS {
-        row.base = b.stat(stat);
-        row.candidate = c.stat(stat);
-        let reason = format!(
-            "one run a side is judged by its per-second intervals: needs {MIN_INTERVALS} measured intervals a side (fewest: {fewest}); run longer, or give intervals.jsonl"
-        );
-        return decided(row, Verdict::Inconclusive, reason);
-    }
-    if stat == Stat::P999 {
-        row.base = b.stat(stat);
-        row.candidate = c.stat(stat);
-        row.change = row
-            .base
-            .zip(row.candidate)
-            .and_then(|(b, c)| change(stat, b, c));
-        let reason = "p99.9 of one run is set by its rarest stalls, which differ from run to run (A/A runs on a quiet host disagree here most): judge it with 3 or more runs a side".into();
-        return decided(row, Verdict::Inconclusive, reason);
-    }
-    let screened = screen(
-        row,
-        stat,
-        (b.stat(stat), c.stat(stat)),
-        (b.ok(), c.ok()),
-        opts,
-    );
-    let (mut row, vb, vc, delta) = match screened {
-        Ok(s) => s,
-        Err(p) => return *p,
-    };
-    // p from the bootstrap standard error on the test scale.
-    let scale: Vec<f64> = replicates.iter().map(|r| r.1).collect();
-    let se = stats::std_dev(&scale);
-    let point = test_scale(stat, vb, vc).unwrap_or(0.0);
-    row.p = Some(if se > 0.0 {
-        stats::normal_two_sided(point / se)
-    } else if point == 0.0 {
-        1.0
-    } else {
-        0.0
-    });
-    row.ci = interval(replicates.iter().map(|r| r.0).collect());
-    row.drift = drift;
-    let beyond_drift = |ci: [f64; 2]| drift.is_some_and(|d| ci.iter().all(|e| e.abs() > d));
-    let finding = row
-        .ci
-        .filter(|&ci| ci_beyond(stat, vb, delta, ci, opts) && beyond_drift(ci))
-        .map(|_| direction(stat, delta));
-    Pending {
-        row,
-        decided: false,
-        finding,
-        attainable_p: 0.0,
-    }
-}
-
-/// Holm over the tested rows of a column, then each row's verdict.
-fn finish(pending: Vec<(usize, Pending)>, method: Method, opts: &Options) -> Vec<(usize, Row)> {
-    let tested: Vec<usize> = pending
-        .iter()
-        .enumerate()
-        .filter(|(_, (_, p))| p.row.p.is_some())
-        .map(|(i, _)| i)
-        .collect();
-    let m = tested.len();
-    let raw: Vec<f64> = tested
-        .iter()
-        .map(|&i| pending[i].1.row.p.unwrap_or(1.0))
-        .collect();
-    let adjusted = holm(&raw);
-    let mut holm_of = vec![None; pending.len()];
-    for (k, &i) in tested.iter().enumerate() {
-        holm_of[i] = Some(adjusted[k]);
-    }
-    let first_threshold = opts.alpha / m.max(1) as f64;
-    pending
-        .into_iter()
-        .zip(holm_of)
-        .map(|((mi, p), p_holm)| {
-            let mut row = p.row;
-            row.p_holm = p_holm;
-            if p.decided {
-                return (mi, row);
-            }
-            let ph = p_holm.unwrap_or(1.0);
-            (row.verdict, row.reason) = if method == Method::MannWhitneyU
-                && p.attainable_p >= first_threshold
-            {
-                let need = stats::repetitions_needed(first_threshold)
-                    .map_or("more than 100".to_string(), |n| n.to_string());
-                (
-                    Verdict::Inconclusive,
-                    format!(
-                        "a rank test on these runs gives at best p={:.3}, and a finding among {m} comparisons (Holm) needs p<{:.4}: run {need} or more a side",
-                        p.attainable_p, first_threshold
-                    ),
-                )
-            } else if ph < opts.alpha {
-                match p.finding {
-                    Some(v) => (
-                        v,
-                        format!("{} (Holm), 95 % CI wholly beyond the floor", fmt_p(ph)),
-                    ),
-                    None => match row.drift {
-                        None if method == Method::BlockBootstrap => (
-                            Verdict::Same,
-                            format!(
-                                "{} (Holm), but not measured in both halves of each run, so the runs' own noise is unknown",
-                                fmt_p(ph)
-                            ),
-                        ),
-                        Some(d) if row.ci.is_some_and(|ci| ci.iter().any(|e| e.abs() <= d)) => (
-                            Verdict::Same,
-                            format!(
-                                "{} (Holm), but within the runs' own drift (first vs second half: {d:.1}{})",
-                                fmt_p(ph),
-                                if row.stat == Stat::ErrorRate { " pp" } else { "%" }
-                            ),
-                        ),
-                        _ => (
-                            Verdict::Same,
-                            format!("{} (Holm), but the 95 % CI reaches into the floor", fmt_p(ph)),
-                        ),
-                    },
-                }
-            } else {
-                (
-                    Verdict::Same,
-                    format!("not significant ({} after Holm over {m})", fmt_p(ph)),
-                )
-            };
-            (mi, row)
-        })
-        .collect()
-}
-
-fn fmt_p(p: f64) -> String {
-    if p < 0.001 {
-        "p<0.001".into()
-    } else {
-        format!("p={p:.3}")
-    }
 }
 
 /// Every finding one way is what a biased setup looks like.

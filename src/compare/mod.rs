@@ -20,9 +20,12 @@ mod fingerprint;
 pub mod gate;
 mod judge;
 mod phase;
+mod ranks;
 pub mod render;
+mod rule;
 mod sample;
 mod side;
+mod single;
 mod stats;
 
 use std::fmt;
@@ -245,14 +248,8 @@ pub struct CounterRow {
 pub enum CompareError {
     #[error(transparent)]
     Results(#[from] crate::results::ResultsError),
-    #[error("{0}: no such file or directory")]
-    Missing(PathBuf),
     #[error(
-        "{0} holds no runs: no summary.json in it or in its subdirectories (a run directory, a summary.json or a folder of run directories is expected)"
-    )]
-    NoRuns(PathBuf),
-    #[error(
-        "{0} is an unfinished run (run.json without summary.json): compare needs finished runs; `rocketload report` reads partial ones"
+        "{0} is an unfinished run (no summary.json): compare needs finished runs; `rocketload report` reads partial ones"
     )]
     Unfinished(PathBuf),
     #[error("{candidate} is the base itself: run {id} is also in {base}")]

@@ -48,7 +48,8 @@ pub enum Intervals {
 
 /// The runs `path` stands for: itself when it is a file or a run
 /// directory, else the run directories directly inside it (sorted by
-/// name); a directory with none is an error naming it.
+/// name, numbers as numbers: `2` before `10`); a directory with none is
+/// an error naming it.
 pub fn runs_in(path: &Path) -> Result<Vec<PathBuf>, ResultsError> {
     let is_run = |d: &Path| d.join("summary.json").exists() || d.join("run.json").exists();
     if !path.is_dir() || is_run(path) {
@@ -62,11 +63,20 @@ pub fn runs_in(path: &Path) -> Result<Vec<PathBuf>, ResultsError> {
         .filter_map(|e| Some(e.ok()?.path()))
         .filter(|d| d.is_dir() && is_run(d))
         .collect();
-    runs.sort();
+    runs.sort_by_key(|d| natural_key(d));
     match runs.is_empty() {
         true => Err(ResultsError::NotARun(path.to_path_buf())),
         false => Ok(runs),
     }
+}
+
+/// `2` before `10`: a name that is a number sorts as one.
+fn natural_key(path: &Path) -> (u64, String) {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    (name.parse().unwrap_or(u64::MAX), name)
 }
 
 /// Reads a run directory or a summary file; a directory without

@@ -45,6 +45,16 @@ impl Workdir {
     pub fn path(&self, rel: &str) -> PathBuf {
         self.0.join(rel)
     }
+
+    /// Writes `scenario.yaml`.
+    pub fn scenario(&self, yaml: &str) -> PathBuf {
+        self.file("scenario.yaml", yaml)
+    }
+
+    /// The default results directory of a test.
+    pub fn out(&self) -> PathBuf {
+        self.0.join("out")
+    }
 }
 
 impl Drop for Workdir {
@@ -88,6 +98,22 @@ impl Serve {
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         Serve { child, url }
+    }
+
+    /// GET /_sim/stats: the server's own counts.
+    pub fn stats(&self) -> serde_json::Value {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            reqwest::get(format!("{}/_sim/stats", self.url))
+                .await
+                .expect("stats request")
+                .json::<serde_json::Value>()
+                .await
+                .expect("stats json")
+        })
     }
 
     /// POST /_sim/fault with a JSON body.
