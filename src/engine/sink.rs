@@ -58,7 +58,14 @@ pub struct VuSink {
     /// second copy of each message itself (recent tokens kept here).
     my_messages: AtomicBool,
     recent: Mutex<VecDeque<(u32, u64)>>,
+    /// Messages of this iteration, for a `wait_for_message` that starts
+    /// after its message arrived (a sender's own echo can come before the
+    /// reply to its `sendMessage`); kept only by VUs whose behaviour waits.
+    arrived: Option<Mutex<VecDeque<Value>>>,
 }
+
+/// Messages kept for a wait: the latest of an iteration.
+const ARRIVED_KEPT: usize = 64;
 
 pub fn now_unix_us() -> u64 {
     SystemTime::now()
@@ -67,7 +74,8 @@ pub fn now_unix_us() -> u64 {
 }
 
 impl VuSink {
-    pub fn new(vu: u32, run_id: u32, tracker: MessageTracker) -> VuSink {
+    /// `waits`: the VU's behaviour has a `wait_for_message` step.
+    pub fn new(vu: u32, run_id: u32, tracker: MessageTracker, waits: bool) -> VuSink {
         VuSink {
             vu,
             run_id,
@@ -77,6 +85,14 @@ impl VuSink {
             waiter: Mutex::new(None),
             my_messages: AtomicBool::new(false),
             recent: Mutex::new(VecDeque::new()),
+            arrived: waits.then(|| Mutex::new(VecDeque::new())),
+        }
+    }
+
+    /// A new iteration: what arrived before it is no answer to its waits.
+    pub fn new_iteration(&self) {
+        if let Some(arrived) = &self.arrived {
+            arrived.lock().unwrap_or_else(|e| e.into_inner()).clear();
         }
     }
 
@@ -126,9 +142,24 @@ impl VuSink {
 
     /// Registers the filter of a `wait_for_message`; the receiver fires on
     /// the first matching message from now on.
+    /// Resolves on the first message of this iteration matching `filter`,
+    /// at once when it has already arrived.
     pub fn wait_for(&self, filter: MessageFilter) -> oneshot::Receiver<()> {
         let (tx, rx) = oneshot::channel();
-        *self.lock_waiter() = Some((filter, tx));
+        // Holding the waiter lock keeps a message from slipping between
+        // the look back and the registration.
+        let mut waiter = self.lock_waiter();
+        let seen = self.arrived.as_ref().is_some_and(|a| {
+            a.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .any(|m| filter.matches(m))
+        });
+        if seen {
+            let _ = tx.send(());
+        } else {
+            *waiter = Some((filter, tx));
+        }
         rx
     }
 
@@ -159,6 +190,13 @@ impl VuSink {
             );
         }
         let mut waiter = self.lock_waiter();
+        if let Some(arrived) = &self.arrived {
+            let mut arrived = arrived.lock().unwrap_or_else(|e| e.into_inner());
+            if arrived.len() == ARRIVED_KEPT {
+                arrived.pop_front();
+            }
+            arrived.push_back(msg.clone());
+        }
         if waiter.as_ref().is_some_and(|(f, _)| f.matches(msg))
             && let Some((_, tx)) = waiter.take()
         {
@@ -231,7 +269,7 @@ mod tests {
     fn receipts_reach_the_tracker_once() {
         let metrics = Metrics::new();
         let tracker = MessageTracker::new(&metrics, Duration::from_secs(10));
-        let sink = VuSink::new(2, 77, tracker.clone());
+        let sink = VuSink::new(2, 77, tracker.clone(), false);
         tracker.subscribed(2, "r1");
         tracker.sending(1, 1, "r1", now_unix_us());
         tracker.sending(1, 2, "r1", now_unix_us());
@@ -252,7 +290,12 @@ mod tests {
     #[tokio::test]
     async fn waiters_match_room_text_and_sender() {
         let metrics = Metrics::new();
-        let sink = VuSink::new(1, 1, MessageTracker::new(&metrics, Duration::from_secs(1)));
+        let sink = VuSink::new(
+            1,
+            1,
+            MessageTracker::new(&metrics, Duration::from_secs(1)),
+            true,
+        );
         let mut rx = sink.wait_for(MessageFilter {
             room_id: Some("r1".into()),
             contains: Some("ping".into()),
@@ -267,9 +310,50 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_message_of_this_iteration_answers_a_later_wait() {
+        let metrics = Metrics::new();
+        let sink = VuSink::new(
+            1,
+            1,
+            MessageTracker::new(&metrics, Duration::from_secs(1)),
+            true,
+        );
+        let ping = || MessageFilter {
+            contains: Some("ping 1".into()),
+            ..MessageFilter::default()
+        };
+        frame(&sink, "r1", "ping 1", "bob");
+        assert!(
+            sink.wait_for(ping()).try_recv().is_ok(),
+            "the echo came first"
+        );
+        sink.clear_wait();
+        sink.new_iteration();
+        assert!(
+            sink.wait_for(ping()).try_recv().is_err(),
+            "last iteration's"
+        );
+        sink.clear_wait();
+        // A VU that never waits keeps nothing.
+        let plain = VuSink::new(
+            1,
+            1,
+            MessageTracker::new(&metrics, Duration::from_secs(1)),
+            false,
+        );
+        frame(&plain, "r1", "ping 1", "bob");
+        assert!(plain.wait_for(ping()).try_recv().is_err());
+    }
+
+    #[tokio::test]
     async fn closed_flags_the_drop() {
         let metrics = Metrics::new();
-        let sink = VuSink::new(1, 1, MessageTracker::new(&metrics, Duration::from_secs(1)));
+        let sink = VuSink::new(
+            1,
+            1,
+            MessageTracker::new(&metrics, Duration::from_secs(1)),
+            true,
+        );
         assert!(!sink.is_dropped());
         sink.event(DdpEvent::Closed { code: Some(1006) });
         assert!(sink.is_dropped());

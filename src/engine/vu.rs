@@ -188,6 +188,13 @@ pub struct ActiveSub {
     pub room_id: Option<String>,
 }
 
+/// True when `steps` (or a group or repeat in them) wait for a message.
+fn waits_for_messages(steps: &[crate::scenario::Step]) -> bool {
+    steps.iter().any(|s| {
+        matches!(s, crate::scenario::Step::WaitForMessage(_)) || waits_for_messages(s.children())
+    })
+}
+
 pub type StepFuture<'a> = Pin<Box<dyn Future<Output = Flow> + Send + 'a>>;
 
 pub struct Vu {
@@ -241,7 +248,11 @@ impl Vu {
         };
         let mut vars = HashMap::new();
         vars.insert("username".to_owned(), user.username.clone());
-        let sink = Arc::new(VuSink::new(index, plan.run_id, ctx.tracker.clone()));
+        let waits = {
+            let b = &plan.scenario.behaviours[behaviour];
+            waits_for_messages(&b.setup) || waits_for_messages(&b.steps)
+        };
+        let sink = Arc::new(VuSink::new(index, plan.run_id, ctx.tracker.clone(), waits));
         Vu {
             index,
             behaviour,
@@ -284,6 +295,7 @@ impl Vu {
         self.iteration += 1;
         let ctx = self.ctx.clone();
         let steps = &ctx.plan.scenario.behaviours[self.behaviour].steps;
+        self.sink.new_iteration();
         let mut clock = IterationClock::new(intended);
         let t = clock.start_enclosing();
         let errors = self.errors;
