@@ -40,10 +40,17 @@ const FIELDS: &[&str] = &[
 
 /// The fields of [`FIELDS`] whose values differ between two runs.
 pub fn differences(base: &Run, candidate: &Run) -> Vec<Difference> {
-    let (Ok(b), Ok(c)) = (
-        serde_json::to_value(&base.summary),
-        serde_json::to_value(&candidate.summary),
-    ) else {
+    // Only the identifying parts: the metrics (histograms) stay out.
+    let parts = |r: &Run| -> serde_json::Result<Value> {
+        let s = &r.summary;
+        Ok(serde_json::json!({
+            "run": serde_json::to_value(&s.run.info)?,
+            "host": serde_json::to_value(&s.host)?,
+            "tool": serde_json::to_value(&s.tool)?,
+            "target": serde_json::to_value(&s.target)?,
+        }))
+    };
+    let (Ok(b), Ok(c)) = (parts(base), parts(candidate)) else {
         return Vec::new();
     };
     // The embedded server listens on a new port every run.

@@ -188,18 +188,8 @@ impl Pair {
     fn new(base: &[Measured<'_>], cand: &[Measured<'_>]) -> Pair {
         let tables = Tables::of(base.iter().chain(cand).flat_map(|m| &m.intervals));
         let pool = |side: &[Measured<'_>]| {
-            let runs: Vec<Vec<RawInterval<'_>>> = side
-                .iter()
-                .map(|m| {
-                    m.intervals
-                        .iter()
-                        .map(|iv| RawInterval {
-                            secs: iv.secs,
-                            metrics: iv.metrics.clone(),
-                        })
-                        .collect()
-                })
-                .collect();
+            let runs: Vec<&[RawInterval<'_>]> =
+                side.iter().map(|m| m.intervals.as_slice()).collect();
             Pool::new(&tables, &runs)
         };
         let (base, cand) = (pool(base), pool(cand));
@@ -291,21 +281,27 @@ fn column(base: &Side, base_runs: &[Measured<'_>], cand: &Side, opts: &Options) 
             candidate_count: whole_c.count,
             rows: Vec::new(),
         });
+        // Each run's figures, once per metric (the rank test's samples).
+        let per_run = |pool: &Pool, dense: &mut Vec<u64>| -> Vec<Figures> {
+            pool.runs
+                .iter()
+                .map(|r| {
+                    let picks: Vec<usize> = r.clone().collect();
+                    pool.figures(&pair.tables, metric, &picks, dense)
+                })
+                .collect()
+        };
+        let runs = match method {
+            Method::MannWhitneyU => [
+                per_run(&pair.base, &mut dense),
+                per_run(&pair.cand, &mut dense),
+            ],
+            Method::BlockBootstrap => [Vec::new(), Vec::new()],
+        };
         for stat in Stat::ALL {
             let p = match method {
                 Method::MannWhitneyU => {
-                    let per_run = |pool: &Pool, dense: &mut Vec<u64>| -> Vec<Figures> {
-                        pool.runs
-                            .iter()
-                            .map(|r| {
-                                let picks: Vec<usize> = r.clone().collect();
-                                pool.figures(&pair.tables, metric, &picks, dense)
-                            })
-                            .collect()
-                    };
-                    let b = per_run(&pair.base, &mut dense);
-                    let c = per_run(&pair.cand, &mut dense);
-                    repetition_row(stat, &b, &c, opts, seed ^ mi as u64)
+                    repetition_row(stat, &runs[0], &runs[1], opts, seed ^ mi as u64)
                 }
                 Method::BlockBootstrap => {
                     let reps = replicates.get(&(mi, stat)).map_or(&[][..], Vec::as_slice);

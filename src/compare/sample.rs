@@ -91,7 +91,7 @@ impl Figures {
 
 impl Pool {
     /// `runs`: each run's intervals, in order.
-    pub fn new(tables: &Tables, runs: &[Vec<RawInterval<'_>>]) -> Pool {
+    pub fn new(tables: &Tables, runs: &[&[RawInterval<'_>]]) -> Pool {
         let mut pool = Pool {
             secs: Vec::new(),
             cells: tables.0.keys().map(|k| (k.clone(), Vec::new())).collect(),
@@ -99,7 +99,7 @@ impl Pool {
         };
         for run in runs {
             let start = pool.secs.len();
-            for iv in run {
+            for iv in *run {
                 let at = pool.secs.len();
                 pool.secs.push(iv.secs);
                 for cells in pool.cells.values_mut() {
@@ -250,7 +250,7 @@ mod tests {
             },
         ];
         let tables = Tables::of(&ivs);
-        let pool = Pool::new(&tables, &[ivs]);
+        let pool = Pool::new(&tables, &[&ivs[..]]);
         let f = pool.figures(&tables, "m", &pool.all(), &mut Vec::new());
         let mut merged = a.clone();
         merged.add(&b).unwrap();
