@@ -43,6 +43,11 @@ pub enum Command {
     /// added exactly, thresholds evaluated again on the whole (exit 0 pass,
     /// 1 a merged threshold failed, 2 bad input, 74 output not written).
     Merge(MergeArgs),
+    /// Search the largest load that holds every SLO: steps the load up, then
+    /// bisects to --resolution and repeats the boundary (exit 0 found or
+    /// --max still held, 1 not found below --min, void, or a sizing
+    /// shortfall, 2 bad input, 74 capacity.json not written, 130 interrupted).
+    Capacity(CapacityArgs),
 }
 
 #[derive(Debug, Args)]
@@ -346,6 +351,116 @@ pub struct MergeArgs {
     /// that already holds a run.
     #[arg(long)]
     pub force: bool,
+}
+
+/// `rocketload capacity SCENARIO --slo EXPR... [...]`.
+#[derive(Debug, Args)]
+pub struct CapacityArgs {
+    /// Scenario file (YAML); its `capacity:` block gives defaults.
+    pub scenario: PathBuf,
+    /// An objective every step must hold (repeatable; adds to the
+    /// scenario's `capacity.slo`): `message.e2e p95<500ms`, `rest.* p99<1s`
+    /// (`*` matches any run of characters), `errors<1%`,
+    /// `message.lost<0.1%`, `rest.login errors<1%`.
+    #[arg(long = "slo", value_name = "EXPR", value_parser = crate::scenario::Slo::parse)]
+    pub slos: Vec<crate::scenario::Slo>,
+    /// Target base URL, one per instance (repeatable); default: the
+    /// scenario's `target.urls`, else the embedded server.
+    #[arg(long = "target", value_name = "URL", value_parser = parse_target)]
+    pub targets: Vec<String>,
+    /// The first load tried: VUs (closed model) or arrivals/s (open)
+    /// [default: 10].
+    #[arg(long, value_parser = parse_load)]
+    pub min: Option<f64>,
+    /// The highest load tried [default: closed model: users.count; the open
+    /// model needs it].
+    #[arg(long, value_parser = parse_load)]
+    pub max: Option<f64>,
+    /// How long each step is measured after it settles [default: 30s].
+    #[arg(long, value_parser = parse_run_duration)]
+    pub hold: Option<Duration>,
+    /// How long each step runs before it is measured (logins, warm-up;
+    /// discarded) [default: 10s].
+    #[arg(long, value_parser = crate::scenario::duration::parse_duration)]
+    pub settle: Option<Duration>,
+    /// Stop bisecting when the bracket is this narrow, relative to its
+    /// lower end [default: 5%].
+    #[arg(long, value_parser = crate::scenario::duration::parse_ratio)]
+    pub resolution: Option<f64>,
+    /// Measure each boundary load this many more times [default: 2].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=10))]
+    pub repeats: Option<u32>,
+    /// Where capacity.json and steps/NN-LOAD/ (one run directory per step)
+    /// go [default: results/capacity/<UTC time>-<scenario name>/].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Hold the capacity against Rocket.Chat's published hardware table for
+    /// the target host's size (--host-cores/--host-memory, or this host's
+    /// fingerprint when the target is the embedded server or on loopback).
+    #[arg(long)]
+    pub sizing: bool,
+    /// Cores of the Rocket.Chat host, for --sizing.
+    #[arg(long, value_name = "N", requires = "sizing", value_parser = parse_cores)]
+    pub host_cores: Option<f64>,
+    /// Memory of the Rocket.Chat host, for --sizing: e.g. 2GB, 4GiB, 512MB.
+    #[arg(long, value_name = "SIZE", requires = "sizing", value_parser = parse_size)]
+    pub host_memory: Option<u64>,
+    /// Fit a model to the steps' throughput (closed model): `usl`, the
+    /// Universal Scalability Law; printed as a model, never as the capacity.
+    #[arg(long, value_enum)]
+    pub fit: Option<FitModel>,
+    /// Users and rooms already exist: skip provisioning.
+    #[arg(long)]
+    pub skip_provision: bool,
+    /// No progress display (the step table is still printed).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum FitModel {
+    Usl,
+}
+
+fn parse_load(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 10_000_000.0 => Ok(v),
+        _ => Err(format!(
+            "`{s}`: expected a load above 0 (VUs or arrivals/s), e.g. 50"
+        )),
+    }
+}
+
+fn parse_cores(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 4096.0 => Ok(v),
+        _ => Err(format!("`{s}`: expected a number of cores, e.g. 2 or 0.5")),
+    }
+}
+
+/// `2GB`, `2 GiB`, `512MB`, `1.5G`, a bare number of bytes.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "kib" => 1024.0,
+        "m" | "mb" => 1e6,
+        "mib" => 1024.0 * 1024.0,
+        "g" | "gb" => 1e9,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tb" => 1e12,
+        "tib" => 1024.0f64.powi(4),
+        _ => return Err(format!("`{s}`: unknown unit (use MB, GB, MiB, GiB, ...)")),
+    };
+    match num.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v * scale < 1e18 => Ok((v * scale) as u64),
+        _ => Err(format!("`{s}`: expected a size such as 2GB or 4GiB")),
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -1,6 +1,7 @@
 //! One function per subcommand: flags in, exit code out. Errors are printed
 //! here with their cause chain.
 
+mod capacity;
 mod compare;
 mod merge;
 mod report;
@@ -18,6 +19,7 @@ pub fn dispatch(cli: Cli) -> u8 {
         Command::Report(args) => report::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::Capacity(args) => capacity::run(args),
     }
 }
 

@@ -72,7 +72,7 @@ pub fn run(args: RunArgs) -> u8 {
 /// One measurement: its summary table, then where the results are.
 fn once(planned: Planned, measure: &Measure, quiet: bool) -> u8 {
     let total = planned.plan.total_duration();
-    let result = on_prepared(planned, quiet, async |prepared| {
+    let result = on_prepared(planned, quiet, None, async |prepared| {
         let progress = Box::new(Progress::new(total, quiet).sink());
         prepared.measure(measure, vec![progress]).await
     })
@@ -88,18 +88,19 @@ fn once(planned: Planned, measure: &Measure, quiet: bool) -> u8 {
     exit_of(&result).code()
 }
 
-/// Makes the target ready once (printing the plan and provisioning
-/// progress), does `work` on it, then stops the embedded server and the
-/// runtime.
-fn on_prepared<T>(
+/// Makes the target ready once (printing `header`, by default the plan,
+/// and provisioning progress), does `work` on it, then stops the embedded
+/// server and the runtime.
+pub(super) fn on_prepared<T>(
     planned: Planned,
     quiet: bool,
+    header: Option<String>,
     work: impl AsyncFnOnce(&Prepared) -> T,
 ) -> Result<T, RunError> {
     let runtime = crate::runner::runtime()?;
     let result = runtime.block_on(async {
         if !quiet {
-            eprintln!("{}", planned.plan.describe());
+            eprintln!("{}", header.unwrap_or_else(|| planned.plan.describe()));
         }
         let bar = Progress::provisioning(quiet);
         let prepared = planned.prepare(&|done, all| bar.provision(done, all)).await;
@@ -145,7 +146,7 @@ fn export_formats(files: &[PathBuf]) -> Result<Vec<(PathBuf, Format)>, String> {
 }
 
 /// A VU holds its websocket and, while it uses REST, a keep-alive connection.
-fn socket_warning(peak_vus: u64, open_files: u64) -> Option<String> {
+pub(super) fn socket_warning(peak_vus: u64, open_files: u64) -> Option<String> {
     (open_files > 0 && peak_vus * 2 + 64 > open_files).then(|| {
         format!(
             "warning: up to {peak_vus} VUs may need {} sockets, but this process may open {open_files} files \
@@ -155,7 +156,13 @@ fn socket_warning(peak_vus: u64, open_files: u64) -> Option<String> {
     })
 }
 
+/// `results/runs/<UTC time>-<name>`.
 fn default_dir(name: &str) -> PathBuf {
+    stamped_dir("results/runs", name)
+}
+
+/// `<parent>/<UTC time>-<name>`, the name made safe for a path.
+pub(super) fn stamped_dir(parent: &str, name: &str) -> PathBuf {
     let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
         .to_string()
         .replace(':', "");
@@ -169,5 +176,5 @@ fn default_dir(name: &str) -> PathBuf {
             }
         })
         .collect();
-    PathBuf::from("results/runs").join(format!("{stamp}-{safe}"))
+    PathBuf::from(parent).join(format!("{stamp}-{safe}"))
 }

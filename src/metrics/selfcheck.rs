@@ -5,6 +5,10 @@
 //! `generator.lag` (a starved scheduler delays every VU the same way), and
 //! samples this process's CPU time from `/proc/self/stat` once per second
 //! into the gauge `generator.cpu_pct` (percent of all available cores).
+//! When the embedded server runs in the same process its threads are not
+//! the generator: their CPU time (`/proc/self/task/*/stat` of the threads
+//! named with the caller's prefix) is left out, or a busy server would
+//! read as a saturated generator.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -138,9 +142,11 @@ impl Drop for SelfCheck {
     }
 }
 
-/// Starts the self-check on the current tokio runtime. Outside a runtime
-/// it returns an idle handle whose verdict is always `None`.
-pub fn spawn_self_check(metrics: &Metrics) -> SelfCheck {
+/// Starts the self-check on the current tokio runtime. Threads whose name
+/// starts with `foreign_threads` (the embedded server's) are not counted
+/// as the generator's CPU. Outside a runtime it returns an idle handle
+/// whose verdict is always `None`.
+pub fn spawn_self_check(metrics: &Metrics, foreign_threads: Option<&'static str>) -> SelfCheck {
     let state = Arc::new(State {
         stop: AtomicBool::new(false),
         lag: Mutex::new(new_histogram()),
@@ -148,11 +154,15 @@ pub fn spawn_self_check(metrics: &Metrics) -> SelfCheck {
     });
     let task = tokio::runtime::Handle::try_current()
         .ok()
-        .map(|rt| rt.spawn(probe(metrics.downgrade(), state.clone())));
+        .map(|rt| rt.spawn(probe(metrics.downgrade(), state.clone(), foreign_threads)));
     SelfCheck { state, task }
 }
 
-async fn probe(metrics: super::registry::WeakMetrics, state: Arc<State>) {
+async fn probe(
+    metrics: super::registry::WeakMetrics,
+    state: Arc<State>,
+    foreign: Option<&'static str>,
+) {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     let ticks_per_s = clock_ticks_per_second();
     let (lag_id, cpu_gauge) = match metrics.upgrade() {
@@ -162,7 +172,7 @@ async fn probe(metrics: super::registry::WeakMetrics, state: Arc<State>) {
         ),
         None => return,
     };
-    let mut last_cpu = (Instant::now(), process_cpu_ticks());
+    let mut last_cpu = (Instant::now(), generator_cpu_ticks(foreign));
     while !state.stop.load(Ordering::Acquire) {
         let before = Instant::now();
         tokio::time::sleep(TICK).await;
@@ -177,7 +187,7 @@ async fn probe(metrics: super::registry::WeakMetrics, state: Arc<State>) {
 
         let wall = now.duration_since(last_cpu.0);
         if wall >= Duration::from_secs(1) {
-            let ticks = process_cpu_ticks();
+            let ticks = generator_cpu_ticks(foreign);
             if let (Some(prev), Some(cur), Some(hz)) = (last_cpu.1, ticks, ticks_per_s) {
                 let busy_s = cur.saturating_sub(prev) as f64 / hz;
                 let pct = 100.0 * busy_s / wall.as_secs_f64() / cores;
@@ -192,9 +202,34 @@ async fn probe(metrics: super::registry::WeakMetrics, state: Arc<State>) {
     }
 }
 
+/// utime + stime of this process in clock ticks (Linux), less those of
+/// its threads named `foreign*`; None elsewhere.
+fn generator_cpu_ticks(foreign: Option<&str>) -> Option<u64> {
+    let all = process_cpu_ticks()?;
+    let Some(prefix) = foreign else {
+        return Some(all);
+    };
+    // The foreign threads live as long as the process's run does, so the
+    // difference only grows; a thread read between its exit and the
+    // process total is at worst one second's error.
+    let foreign: u64 = std::fs::read_dir("/proc/self/task")
+        .ok()?
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("stat")).ok())
+        .filter(|stat| thread_name(stat).is_some_and(|n| n.starts_with(prefix)))
+        .filter_map(|stat| parse_stat_ticks(&stat))
+        .sum();
+    Some(all.saturating_sub(foreign))
+}
+
 /// utime + stime of this process in clock ticks (Linux); None elsewhere.
 fn process_cpu_ticks() -> Option<u64> {
     parse_stat_ticks(&std::fs::read_to_string("/proc/self/stat").ok()?)
+}
+
+/// Field 2 of /proc/PID/stat: the name between the first '(' and the last ')'.
+fn thread_name(stat: &str) -> Option<&str> {
+    stat.get(stat.find('(')? + 1..stat.rfind(')')?)
 }
 
 /// Fields 14 and 15 of /proc/PID/stat; the command name (field 2) may
@@ -224,6 +259,33 @@ mod tests {
         assert_eq!(parse_stat_ticks(stat), Some(325));
         assert_eq!(parse_stat_ticks("garbage"), None);
         assert_eq!(parse_stat_ticks("1 (x) S 1 2"), None);
+        assert_eq!(thread_name(stat), Some("my (odd) cmd"));
+    }
+
+    #[test]
+    fn leaves_out_foreign_threads() {
+        if !std::path::Path::new("/proc/self/task").exists() {
+            return;
+        }
+        // A named thread that burns CPU while the process total is read.
+        let stop = Arc::new(AtomicBool::new(false));
+        let spin = {
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name("selfcheck-spin".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::hint::spin_loop();
+                    }
+                })
+                .unwrap()
+        };
+        std::thread::sleep(Duration::from_millis(300));
+        let without = generator_cpu_ticks(Some("selfcheck-spin")).unwrap();
+        let all = generator_cpu_ticks(None).unwrap();
+        stop.store(true, Ordering::Relaxed);
+        spin.join().unwrap();
+        assert!(all > without, "all {all} ticks, without the spinner {without}");
     }
 
     #[test]
@@ -267,7 +329,7 @@ mod tests {
     #[tokio::test]
     async fn records_lag_and_stops_with_metrics() {
         let metrics = Metrics::new();
-        let check = spawn_self_check(&metrics);
+        let check = spawn_self_check(&metrics, None);
         tokio::time::sleep(Duration::from_millis(100)).await;
         let iv = metrics.snapshot();
         let lag = iv.metrics.get("generator.lag").expect("lag recorded");
@@ -287,7 +349,7 @@ mod tests {
 
     #[test]
     fn idle_outside_a_runtime() {
-        let check = spawn_self_check(&Metrics::new());
+        let check = spawn_self_check(&Metrics::new(), None);
         assert!(check.task.is_none());
         assert_eq!(check.verdict(), None);
         check.stop();

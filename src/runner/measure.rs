@@ -134,7 +134,9 @@ impl Prepared {
 
         let metrics = Metrics::new();
         let tracker = MessageTracker::new(&metrics, plan.scenario.loss_timeout);
-        let self_check = spawn_self_check(&metrics);
+        // The embedded server's threads share this process, not its role.
+        let foreign = self.server.as_ref().map(|_| crate::server::THREAD_PREFIX);
+        let self_check = spawn_self_check(&metrics, foreign);
         let (stop_tx, stop_rx) = watch::channel(false);
         let (status_tx, status_rx) = watch::channel(EngineStatus::default());
         let interrupted = Arc::new(AtomicBool::new(false));

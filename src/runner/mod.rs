@@ -20,6 +20,7 @@ pub use error::{Exit, RunError, report_error};
 pub use measure::{Measure, Measurement, exit_of};
 pub use prepare::{Planned, Prepared, RunRequest, SHUTDOWN_GRACE, Target};
 pub use repeat::{Repeat, Repeated, Repetition, exit_of_repetitions};
+pub(crate) use repeat::{stop_on_signal, stopped};
 
 /// The async runtime of a run. One core (e.g. under `taskset`): a
 /// current-thread runtime does the same work without the work-stealing

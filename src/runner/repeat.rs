@@ -144,7 +144,7 @@ impl Prepared {
 
 /// Turns `stop` true on Ctrl-C (recorded in `interrupted`) or when the
 /// caller's own stop turns true.
-async fn stop_on_signal(
+pub(crate) async fn stop_on_signal(
     stop: watch::Sender<bool>,
     interrupted: Arc<AtomicBool>,
     caller: Option<watch::Receiver<bool>>,
@@ -170,7 +170,7 @@ async fn stop_on_signal(
 }
 
 /// Resolves once `stop` is true; never when its sender is gone while false.
-async fn stopped(mut stop: watch::Receiver<bool>) {
+pub(crate) async fn stopped(mut stop: watch::Receiver<bool>) {
     if stop.wait_for(|s| *s).await.is_err() {
         std::future::pending::<()>().await;
     }

@@ -13,6 +13,7 @@ pub mod fault;
 pub mod interpolate;
 mod load;
 pub mod model;
+pub mod slo;
 pub mod template;
 pub mod validate;
 pub mod yaml;
@@ -23,4 +24,5 @@ pub use load::{
     Loaded, is_secret_name, load, load_str, load_str_with_warnings, load_with_warnings,
 };
 pub use model::*;
+pub use slo::{Slo, SloStat};
 pub use template::{RenderCtx, Template, TemplateError};

@@ -48,7 +48,33 @@ pub struct Scenario {
     pub timeout: Duration,
     #[serde(default)]
     pub thresholds: BTreeMap<String, Threshold>,
+    /// Defaults of `rocketload capacity` for this scenario (flags win; flag
+    /// SLOs add to these).
+    #[serde(default)]
+    pub capacity: Option<CapacityBlock>,
     pub behaviours: Vec<Behaviour>,
+}
+
+/// The scenario's `capacity:` block.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapacityBlock {
+    #[serde(default)]
+    pub slo: Vec<super::slo::Slo>,
+    /// Lowest load tried: VUs (closed model) or arrivals/s (open).
+    #[serde(default)]
+    pub min: Option<f64>,
+    #[serde(default)]
+    pub max: Option<f64>,
+    #[serde(default, deserialize_with = "deserialize_opt_duration")]
+    pub hold: Option<Duration>,
+    #[serde(default, deserialize_with = "deserialize_opt_duration")]
+    pub settle: Option<Duration>,
+    /// The bracket's width at which bisection stops, a fraction.
+    #[serde(default, deserialize_with = "super::duration::deserialize_opt_ratio")]
+    pub resolution: Option<f64>,
+    #[serde(default)]
+    pub repeats: Option<u32>,
 }
 
 pub fn default_loss_timeout() -> Duration {

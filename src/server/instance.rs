@@ -43,7 +43,7 @@ pub fn spawn(
     ready: Sender<Result<(), ServerError>>,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
-        .name(format!("rc-instance-{index}"))
+        .name(format!("{}inst-{index}", super::THREAD_PREFIX))
         .spawn(move || {
             let fail = |message: String| ServerError::Instance {
                 instance: index,

@@ -639,7 +639,7 @@ pub fn serve(addr: SocketAddr, metrics: ServerMetrics) -> std::io::Result<Metric
         .build()?;
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let thread = std::thread::Builder::new()
-        .name("rocketload-metrics".into())
+        .name(format!("{}metrics", super::THREAD_PREFIX))
         .spawn(move || {
             runtime.block_on(async move {
                 let listener = match tokio::net::TcpListener::from_std(listener) {

@@ -36,6 +36,10 @@ use store::{SeedPlan, Store};
 
 /// Most instances one server runs (each is an OS thread and a port).
 pub const MAX_INSTANCES: usize = 256;
+/// How the server's threads are named (`rcserve-inst-0`, `rcserve-metrics`;
+/// Linux keeps 15 bytes of a thread name): the generator's self-check
+/// leaves them out when the server is embedded in a run.
+pub const THREAD_PREFIX: &str = "rcserve-";
 /// Smallest accepted `max_frame_bytes` (a login frame must fit).
 pub const MIN_FRAME_BYTES: usize = 1024;
 

@@ -48,7 +48,7 @@ pub(super) fn of(args: &RunArgs) -> Result<Option<Repeat>, String> {
 pub(super) fn run(planned: Planned, base: &Measure, repeat: Repeat, quiet: bool) -> u8 {
     let total = planned.plan.total_duration();
     let out = base.out.as_path();
-    let done = on_prepared(planned, quiet, async |prepared| {
+    let done = on_prepared(planned, quiet, None, async |prepared| {
         let file = out.join(REPEAT_FILE);
         // Rewritten as the repetitions end (replacing one an earlier run
         // left here); the last write decides the exit.

@@ -1,0 +1,236 @@
+//! One step of a search: the prepared run measured at one constant load
+//! for settle + hold, its own run directory, then the SLOs checked on the
+//! held part only (the settle part, with its logins and warm-up, is
+//! discarded) and the step judged pass, fail or void.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::search::StepVerdict;
+use super::slo::{SloResult, evaluate};
+use crate::engine::Overrides;
+use crate::metrics::names::{ITERATIONS, ITERATIONS_DROPPED, VUS_ACTIVE};
+use crate::results::{IntervalSink, NoteKind, ResultsError, Tick, Totals};
+use crate::runner::{Measure, Measurement, Prepared, RunError};
+use crate::scenario::{Model, Slo};
+
+/// Dropped arrivals above this share of the arrivals void a step: the
+/// offered load was not the load applied.
+pub const MAX_DROPPED: f64 = 0.01;
+/// Connection failures at or above this share of the operations void a
+/// step: the target is down, not slow.
+pub const DOWN_SHARE: f64 = 0.5;
+
+/// What a step measures.
+#[derive(Clone, Debug)]
+pub struct StepPlan {
+    /// 1-based, in the order measured.
+    pub index: usize,
+    /// VUs or arrivals/s.
+    pub load: f64,
+    pub settle: Duration,
+    pub hold: Duration,
+    pub dir: PathBuf,
+}
+
+/// One measured step, as `capacity.json` keeps it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    pub index: usize,
+    pub load: f64,
+    pub verdict: StepVerdict,
+    /// Why a step is void, or which SLOs failed.
+    pub reason: Option<String>,
+    pub slos: Vec<SloResult>,
+    /// Completed (successful) operations per second of the held phase.
+    pub throughput_per_s: f64,
+    /// Failed operations over all operations, held phase.
+    pub error_rate: Option<f64>,
+    /// Open model: dropped arrivals over arrivals, held phase.
+    pub dropped_ratio: Option<f64>,
+    /// Most VUs running at once.
+    pub vus_max: Option<i64>,
+    /// Seconds of the held phase actually covered by intervals.
+    pub held_s: f64,
+    /// The step's run directory, relative to the search's.
+    pub dir: PathBuf,
+}
+
+/// A step that could not finish: Ctrl-C, or a run that could not start.
+pub enum Halt {
+    Interrupted(Box<Step>),
+    Error(RunError),
+}
+
+/// Measures one step and judges it. `sinks` see the step's intervals
+/// (the progress line).
+pub async fn measure(
+    prepared: &Prepared,
+    slos: &[Slo],
+    plan: &StepPlan,
+    base: &Measure,
+    mut sinks: Vec<Box<dyn IntervalSink>>,
+    relative_dir: PathBuf,
+) -> Result<Step, Halt> {
+    let level = match prepared.scenario.load.model {
+        Model::Closed => Overrides {
+            vus: Some(plan.load.round() as u32),
+            ..Overrides::default()
+        },
+        Model::Open => Overrides {
+            rate: Some(plan.load),
+            ..Overrides::default()
+        },
+    };
+    let held = Arc::new(Mutex::new(Held::default()));
+    sinks.insert(
+        0,
+        Box::new(HeldSink {
+            from: plan.settle,
+            to: plan.settle + plan.hold,
+            held: held.clone(),
+        }),
+    );
+    let m = Measure {
+        overrides: Overrides {
+            duration: Some(plan.settle + plan.hold),
+            ..level
+        },
+        out: plan.dir.clone(),
+        ..base.clone()
+    };
+    let measured = prepared.measure(&m, sinks).await.map_err(Halt::Error)?;
+    let held = std::mem::take(&mut *held.lock().unwrap_or_else(PoisonError::into_inner));
+    let step = judge(plan, slos, &held, &measured, relative_dir);
+    if measured.interrupted {
+        return Err(Halt::Interrupted(Box::new(step)));
+    }
+    Ok(step)
+}
+
+/// The held phase's intervals added up.
+#[derive(Default)]
+struct Held {
+    totals: Totals,
+    secs: f64,
+}
+
+/// Keeps the intervals that lie inside [from, to] of the run (a quarter
+/// second of slack at the end for the collector's timing).
+struct HeldSink {
+    from: Duration,
+    to: Duration,
+    held: Arc<Mutex<Held>>,
+}
+
+impl IntervalSink for HeldSink {
+    fn interval(&mut self, tick: &Tick<'_>) -> Result<(), ResultsError> {
+        let iv = tick.interval;
+        let start = iv.elapsed.saturating_sub(iv.duration);
+        if start + Duration::from_millis(50) >= self.from
+            && iv.elapsed <= self.to + Duration::from_millis(250)
+        {
+            let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+            held.totals.add(iv);
+            held.secs += iv.duration.as_secs_f64();
+        }
+        Ok(())
+    }
+}
+
+fn judge(
+    plan: &StepPlan,
+    slos: &[Slo],
+    held: &Held,
+    measured: &Measurement,
+    dir: PathBuf,
+) -> Step {
+    let t = &held.totals;
+    let all = t.all_operations();
+    let ops = all.count();
+    let iterations = t.metrics.get(ITERATIONS).map_or(0, |m| m.count());
+    let dropped = t.counters.get(ITERATIONS_DROPPED).copied().unwrap_or(0);
+    let dropped_ratio = (iterations + dropped > 0 && dropped > 0)
+        .then(|| dropped as f64 / (iterations + dropped) as f64);
+    let results: Vec<SloResult> = slos.iter().map(|s| evaluate(s, t)).collect();
+    let void = void_reason(measured, held, ops, &all, dropped_ratio);
+    let failed: Vec<&SloResult> = results.iter().filter(|r| !r.passed).collect();
+    let (verdict, reason) = match void {
+        Some(why) => (StepVerdict::Void, Some(why)),
+        None if failed.is_empty() => (StepVerdict::Pass, None),
+        None => (
+            StepVerdict::Fail,
+            Some(format!(
+                "failed: {}",
+                failed.iter().map(|r| r.slo.as_str()).collect::<Vec<_>>().join(", ")
+            )),
+        ),
+    };
+    Step {
+        index: plan.index,
+        load: plan.load,
+        verdict,
+        reason,
+        slos: results,
+        throughput_per_s: if held.secs > 0.0 {
+            all.ok as f64 / held.secs
+        } else {
+            0.0
+        },
+        error_rate: (ops > 0).then(|| all.error_count() as f64 / ops as f64),
+        dropped_ratio,
+        vus_max: t.gauges.get(VUS_ACTIVE).map(|g| g.max),
+        held_s: held.secs,
+        dir,
+    }
+}
+
+/// Why a step does not count, if it does not.
+fn void_reason(
+    measured: &Measurement,
+    held: &Held,
+    ops: u64,
+    all: &crate::metrics::MetricInterval,
+    dropped_ratio: Option<f64>,
+) -> Option<String> {
+    if let Some(e) = &measured.stopped_early {
+        return Some(format!("the run stopped early: {e}"));
+    }
+    if measured.interrupted {
+        return Some("interrupted".into());
+    }
+    let saturated = measured
+        .summary
+        .notes
+        .iter()
+        .find(|n| matches!(n.kind, NoteKind::GeneratorSaturated { .. }));
+    if let Some(n) = saturated {
+        return Some(n.text.clone());
+    }
+    if held.secs <= 0.0 {
+        return Some("no interval fell in the held phase (hold shorter than a second?)".into());
+    }
+    if let Some(r) = dropped_ratio.filter(|r| *r > MAX_DROPPED) {
+        return Some(format!(
+            "{:.1}% of the arrivals were dropped (more than {:.0}%): the VU pool could not apply the load; raise load.max_vus",
+            r * 100.0,
+            MAX_DROPPED * 100.0
+        ));
+    }
+    if ops == 0 {
+        return Some("no operation ended in the held phase: the target looks down".into());
+    }
+    let refused: u64 = ["connect_refused", "connect"]
+        .iter()
+        .filter_map(|k| all.errors.get(*k))
+        .sum();
+    if refused as f64 >= DOWN_SHARE * ops as f64 {
+        return Some(format!(
+            "{refused} of {ops} operations could not connect: the target looks down"
+        ));
+    }
+    None
+}
