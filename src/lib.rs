@@ -4,6 +4,7 @@
 //! -> `results`. `server` is the reference Rocket.Chat the tests and the
 //! embedded default run against; it shares no code with the load side.
 
+pub mod capacity;
 pub mod cli;
 pub mod commands;
 pub mod compare;

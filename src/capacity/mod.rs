@@ -1,0 +1,3 @@
+//! Capacity analysis: USL fits of measured steps, and Rocket.Chat's published sizing.
+
+pub mod usl;
