@@ -140,7 +140,11 @@ pub async fn run(
     if end.is_some() {
         done.usl = cfg.fit_usl.then(|| usl_of(&steps)).flatten();
         done.sizing = match (&cfg.sizing, done.capacity) {
-            (Some(host), Some(c)) => Some(sizing::sizing(host, concurrent(&steps, c, model), &held_text(cfg))),
+            (Some(host), Some(c)) => Some(sizing::sizing(
+                host,
+                concurrent(&steps, c, model),
+                &held_text(cfg),
+            )),
             _ => None,
         };
     }
@@ -195,7 +199,10 @@ fn assemble(
 /// writes the final file and decides the exit).
 fn write(out: &Path, c: &Capacity) {
     if let Err(e) = crate::results::write_json(&out.join(outcome::FILE), c) {
-        eprintln!("warning: {} not updated:", out.join(outcome::FILE).display());
+        eprintln!(
+            "warning: {} not updated:",
+            out.join(outcome::FILE).display()
+        );
         crate::runner::report_error(&e);
     }
 }

@@ -153,7 +153,12 @@ pub fn judge(end: Option<&End>, steps: &[Step], unit: &str, spec: &SearchSpec) -
                 .unwrap_or_default();
             let held = pass.map_or_else(
                 || "no load held before that".into(),
-                |p| format!("the SLOs held up to {}, so the capacity is at least that", fmt(p)),
+                |p| {
+                    format!(
+                        "the SLOs held up to {}, so the capacity is at least that",
+                        fmt(p)
+                    )
+                },
             );
             Judged {
                 verdict: Verdict::Void,
@@ -170,7 +175,12 @@ pub fn judge(end: Option<&End>, steps: &[Step], unit: &str, spec: &SearchSpec) -
         }
         Some(End::OutOfSteps(s)) => incomplete(s, "stopped after the step budget", &fmt),
         None => incomplete(
-            &super::search::state(&steps.iter().map(|s| (s.load, s.verdict)).collect::<Vec<_>>()),
+            &super::search::state(
+                &steps
+                    .iter()
+                    .map(|s| (s.load, s.verdict))
+                    .collect::<Vec<_>>(),
+            ),
             "stopped before an answer",
             &fmt,
         ),
@@ -196,14 +206,16 @@ fn incomplete(s: &State, why: &str, fmt: &dyn Fn(f64) -> String) -> Judged {
 
 /// `message.e2e p95<500ms (612ms at 550 VUs)`.
 fn describe(b: &BoundBy) -> String {
-    let value = b.value.map_or_else(|| "nothing measured".into(), |v| fmt_value(&b.slo, v));
+    let value = b
+        .value
+        .map_or_else(|| "nothing measured".into(), |v| fmt_value(&b.slo, v));
     format!("{} ({value})", b.slo)
 }
 
-/// A value in the unit its SLO text implies.
+/// A measured value in the unit its SLO text implies.
 fn fmt_value(slo: &str, v: f64) -> String {
     match crate::scenario::Slo::parse(slo) {
-        Ok(s) => s.format_value(v),
+        Ok(s) => s.format_value(super::slo::significant(v)),
         Err(_) => format!("{v}"),
     }
 }
@@ -236,7 +248,13 @@ fn step_figures(steps: &[Step], load: f64) -> String {
         .map(|s| {
             s.slos
                 .iter()
-                .map(|r| format!("{} = {}", r.slo, r.value.map_or_else(|| "-".into(), |v| fmt_value(&r.slo, v))))
+                .map(|r| {
+                    format!(
+                        "{} = {}",
+                        r.slo,
+                        r.value.map_or_else(|| "-".into(), |v| fmt_value(&r.slo, v))
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         })

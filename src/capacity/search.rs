@@ -94,7 +94,10 @@ pub fn next(b: &Bounds, steps: &[(f64, StepVerdict)]) -> Next {
             (true, _) => Next::Measure(b.min),
             (false, Some(u)) if u <= b.min => match s.fail {
                 Some(f) if f <= b.min => Next::Done(End::MinFails),
-                _ => Next::Done(End::Void { pass: None, void: u }),
+                _ => Next::Done(End::Void {
+                    pass: None,
+                    void: u,
+                }),
             },
             // A failure above min with no pass below it: measure min.
             (false, _) => Next::Measure(b.min),
@@ -104,7 +107,11 @@ pub fn next(b: &Bounds, steps: &[(f64, StepVerdict)]) -> Next {
         if pass >= b.max {
             return Next::Done(End::MaxHolds);
         }
-        let up = if b.whole { (pass * 2.0).max(pass + 1.0) } else { pass * 2.0 };
+        let up = if b.whole {
+            (pass * 2.0).max(pass + 1.0)
+        } else {
+            pass * 2.0
+        };
         return Next::Measure(up.min(b.max));
     };
     let mid = midpoint(pass, upper, b.whole);
@@ -181,7 +188,10 @@ mod tests {
     };
 
     /// Runs the search against a deterministic load -> verdict function.
-    fn search(b: &Bounds, verdict: impl Fn(f64, usize) -> StepVerdict) -> (End, Vec<(f64, StepVerdict)>) {
+    fn search(
+        b: &Bounds,
+        verdict: impl Fn(f64, usize) -> StepVerdict,
+    ) -> (End, Vec<(f64, StepVerdict)>) {
         let mut steps = Vec::new();
         loop {
             match next(b, &steps) {
@@ -211,12 +221,23 @@ mod tests {
 
     #[test]
     fn a_boundary_that_fails_on_a_repeat_moves_the_bracket_down() {
-        // 520 passes once, then fails: the answer must come out below it.
-        let (end, _) = search(&B, |l, nth| {
-            if l < 520.0 || (l == 520.0 && nth == 0) { Pass } else { Fail }
+        // 525 (the first boundary) passes once, then fails on its repeat:
+        // the answer must come out below it.
+        let (end, steps) = search(&B, |l, nth| {
+            if l <= 530.0 && !(l == 525.0 && nth > 0) {
+                Pass
+            } else {
+                Fail
+            }
         });
-        let End::Found { pass, fail } = end else { panic!("{end:?}") };
-        assert!(pass < 520.0 && fail <= 520.0, "{pass} {fail}");
+        assert!(
+            steps.iter().any(|s| s.0 == 525.0 && s.1 == Fail),
+            "{steps:?}"
+        );
+        let End::Found { pass, fail } = end else {
+            panic!("{end:?}")
+        };
+        assert!(pass < 525.0 && fail <= 525.0, "{pass} {fail}");
     }
 
     #[test]
@@ -236,12 +257,18 @@ mod tests {
             _ => Pass,
         });
         match end {
-            End::Void { pass: Some(p), void } => assert!(p < 700.0 && void >= 700.0, "{p} {void}"),
+            End::Void {
+                pass: Some(p),
+                void,
+            } => assert!(p < 700.0 && void >= 700.0, "{p} {void}"),
             other => panic!("{other:?}"),
         }
         assert!(!steps.iter().any(|s| s.1 == Fail));
         // Saturated from the start: nothing to report.
-        assert!(matches!(search(&B, |_, _| Void).0, End::Void { pass: None, .. }));
+        assert!(matches!(
+            search(&B, |_, _| Void).0,
+            End::Void { pass: None, .. }
+        ));
     }
 
     #[test]
@@ -256,17 +283,40 @@ mod tests {
 
     #[test]
     fn rates_bisect_in_tenths() {
-        let b = Bounds { min: 10.0, max: 1000.0, whole: false, repeats: 0, ..B };
+        let b = Bounds {
+            min: 10.0,
+            max: 1000.0,
+            whole: false,
+            repeats: 0,
+            ..B
+        };
         let (end, _) = search(&b, |l, _| if l <= 123.4 { Pass } else { Fail });
-        let End::Found { pass, fail } = end else { panic!("{end:?}") };
-        assert!(pass <= 123.4 && fail > 123.4 && (fail - pass) / pass <= 0.05, "{pass} {fail}");
+        let End::Found { pass, fail } = end else {
+            panic!("{end:?}")
+        };
+        assert!(
+            pass <= 123.4 && fail > 123.4 && (fail - pass) / pass <= 0.05,
+            "{pass} {fail}"
+        );
     }
 
     #[test]
     fn whole_loads_stop_when_nothing_lies_between() {
-        let b = Bounds { min: 1.0, max: 10.0, resolution: 0.0, repeats: 0, ..B };
+        let b = Bounds {
+            min: 1.0,
+            max: 10.0,
+            resolution: 0.0,
+            repeats: 0,
+            ..B
+        };
         let (end, _) = search(&b, |l, _| if l <= 3.0 { Pass } else { Fail });
-        assert_eq!(end, End::Found { pass: 3.0, fail: 4.0 });
+        assert_eq!(
+            end,
+            End::Found {
+                pass: 3.0,
+                fail: 4.0
+            }
+        );
     }
 
     #[test]
@@ -275,7 +325,9 @@ mod tests {
         let b = Bounds { repeats: 100, ..B };
         let (end, steps) = search(&b, |l, _| if l <= 530.0 { Pass } else { Fail });
         assert_eq!(steps.len(), MAX_STEPS);
-        let End::OutOfSteps(s) = end else { panic!("{end:?}") };
+        let End::OutOfSteps(s) = end else {
+            panic!("{end:?}")
+        };
         assert!(s.pass.unwrap() <= 530.0 && s.fail.unwrap() > 530.0);
     }
 }

@@ -38,10 +38,11 @@ impl SloResult {
         }
     }
 
-    /// `412ms`, `0.3%`: the value as the SLO writes it, or `-`.
+    /// `412ms`, `0.3%`: the value to three significant digits in the
+    /// SLO's unit, or `-` when nothing was measured.
     pub fn value_text(&self, slo: &Slo) -> String {
         self.value
-            .map_or_else(|| "-".into(), |v| format_value(slo.stat, v))
+            .map_or_else(|| "-".into(), |v| format_value(slo.stat, significant(v)))
     }
 }
 
@@ -72,11 +73,9 @@ fn values(slo: &Slo, held: &Totals) -> Vec<(String, f64)> {
         SloStat::Quantile(q) => matching()
             .filter_map(|(name, m)| quantile_ms(&m.latency, q).map(|v| (name.clone(), v)))
             .collect(),
-        SloStat::ErrorRate if slo.pattern == ALL_OPERATIONS => {
-            error_rate(&held.all_operations())
-                .map(|r| vec![(ALL_OPERATIONS.to_string(), r)])
-                .unwrap_or_default()
-        }
+        SloStat::ErrorRate if slo.pattern == ALL_OPERATIONS => error_rate(&held.all_operations())
+            .map(|r| vec![(ALL_OPERATIONS.to_string(), r)])
+            .unwrap_or_default(),
         SloStat::ErrorRate => matching()
             .filter_map(|(name, m)| error_rate(m).map(|r| (name.clone(), r)))
             .collect(),
@@ -85,7 +84,8 @@ fn values(slo: &Slo, held: &Totals) -> Vec<(String, f64)> {
                 return Vec::new();
             };
             let n = counter(&slo.pattern);
-            let of = held.metrics.get(base).map_or(0, MetricInterval::count) + if adds { n } else { 0 };
+            let of =
+                held.metrics.get(base).map_or(0, MetricInterval::count) + if adds { n } else { 0 };
             if of == 0 {
                 return Vec::new();
             }
@@ -93,6 +93,16 @@ fn values(slo: &Slo, held: &Totals) -> Vec<(String, f64)> {
         }
         SloStat::Count => vec![(slo.pattern.clone(), counter(&slo.pattern) as f64)],
     }
+}
+
+/// `v` rounded to three significant digits (measured values; limits are
+/// written as given).
+pub fn significant(v: f64) -> f64 {
+    if v == 0.0 || !v.is_finite() {
+        return v;
+    }
+    let scale = 10f64.powi(2 - v.abs().log10().floor() as i32);
+    (v * scale).round() / scale
 }
 
 fn error_rate(m: &MetricInterval) -> Option<f64> {
@@ -141,7 +151,10 @@ mod tests {
             m.record(me, Sample::ok(Duration::from_millis(2 * i)));
         }
         for _ in 0..2 {
-            m.record(login, Sample::err(Duration::from_millis(1), ErrorClass::Timeout));
+            m.record(
+                login,
+                Sample::err(Duration::from_millis(1), ErrorClass::Timeout),
+            );
         }
         for _ in 0..998 {
             m.record(e2e, Sample::ok(Duration::from_millis(3)));
@@ -192,6 +205,22 @@ mod tests {
     }
 
     #[test]
+    fn measured_values_show_three_digits() {
+        let slo = Slo::parse("message.e2e p95<500ms").unwrap();
+        let r = |v| SloResult {
+            slo: slo.to_string(),
+            metric: None,
+            value: Some(v),
+            limit: 500.0,
+            passed: true,
+        };
+        assert_eq!(r(4.147).value_text(&slo), "4.15ms");
+        assert_eq!(r(126.463).value_text(&slo), "126ms");
+        assert_eq!(r(1135.2).value_text(&slo), "1.14s");
+        assert_eq!(significant(0.0), 0.0);
+    }
+
+    #[test]
     fn nothing_measured_does_not_pass() {
         let r = eval("rest.never p95<1s");
         assert_eq!((r.value, r.passed), (None, false));
@@ -209,6 +238,9 @@ mod tests {
         assert!(ok("rest.* p95<1s").is_ok());
         assert!(ok("errors<1%").is_ok());
         let e = ok("rest.channels.history p95<1s").unwrap_err();
-        assert!(e.contains("no step of this scenario records") && e.contains("rest.login"), "{e}");
+        assert!(
+            e.contains("no step of this scenario records") && e.contains("rest.login"),
+            "{e}"
+        );
     }
 }

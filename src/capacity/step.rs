@@ -141,13 +141,7 @@ impl IntervalSink for HeldSink {
     }
 }
 
-fn judge(
-    plan: &StepPlan,
-    slos: &[Slo],
-    held: &Held,
-    measured: &Measurement,
-    dir: PathBuf,
-) -> Step {
+fn judge(plan: &StepPlan, slos: &[Slo], held: &Held, measured: &Measurement, dir: PathBuf) -> Step {
     let t = &held.totals;
     let all = t.all_operations();
     let ops = all.count();
@@ -165,7 +159,11 @@ fn judge(
             StepVerdict::Fail,
             Some(format!(
                 "failed: {}",
-                failed.iter().map(|r| r.slo.as_str()).collect::<Vec<_>>().join(", ")
+                failed
+                    .iter()
+                    .map(|r| r.slo.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
         ),
     };

@@ -85,7 +85,11 @@ pub fn run(args: CapacityArgs) -> u8 {
     print_result(&capacity, &cfg);
     let file = cfg.out.join(outcome::FILE);
     let written = write_json(&file, &capacity);
-    println!("results: {} (steps in {})", file.display(), cfg.out.join("steps").display());
+    println!(
+        "results: {} (steps in {})",
+        file.display(),
+        cfg.out.join("steps").display()
+    );
     let exit = match (&error, capacity.interrupted, &written) {
         (_, true, _) => Exit::Interrupted,
         (_, _, Err(e)) => {
@@ -142,7 +146,11 @@ fn config(args: &CapacityArgs, planned: &mut Planned) -> Result<Config, String> 
         ));
     }
     if min > max {
-        return Err(format!("--min {} {unit} is above --max {} {unit}", fmt_load(min), fmt_load(max)));
+        return Err(format!(
+            "--min {} {unit} is above --max {} {unit}",
+            fmt_load(min),
+            fmt_load(max)
+        ));
     }
     if model == Model::Closed && max > f64::from(scenario.users.count) {
         planned.warnings.push(format!(
@@ -168,7 +176,10 @@ fn config(args: &CapacityArgs, planned: &mut Planned) -> Result<Config, String> 
         bounds: Bounds {
             min,
             max,
-            resolution: args.resolution.or(block.resolution).unwrap_or(DEFAULT_RESOLUTION),
+            resolution: args
+                .resolution
+                .or(block.resolution)
+                .unwrap_or(DEFAULT_RESOLUTION),
             repeats: args.repeats.or(block.repeats).unwrap_or(DEFAULT_REPEATS),
             whole: model == Model::Closed,
         },
@@ -237,7 +248,11 @@ fn describe(cfg: &Config, model: Model) -> String {
         b.repeats,
         humantime::format_duration(cfg.settle),
         humantime::format_duration(cfg.hold),
-        cfg.slos.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+        cfg.slos
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
         cfg.out.display()
     )
 }
@@ -253,7 +268,10 @@ struct Table {
 
 impl Table {
     fn widths(&self) -> Vec<usize> {
-        self.slos.iter().map(|s| s.to_string().len().max(8)).collect()
+        self.slos
+            .iter()
+            .map(|s| s.to_string().len().max(8))
+            .collect()
     }
 }
 
@@ -324,9 +342,5 @@ fn print_result(c: &Capacity, cfg: &Config) {
             u.points, u.lambda, u.sigma, u.kappa, u.r_squared
         );
     }
-    println!(
-        "search: {} step(s) in {:.0} s",
-        c.steps.len(),
-        c.elapsed_s
-    );
+    println!("search: {} step(s) in {:.0} s", c.steps.len(), c.elapsed_s);
 }

@@ -130,5 +130,4 @@ mod tests {
         let only = Gate::new(vec![parse_gate("ddp.*=10%").unwrap()]);
         assert_eq!(only.limit("rest.login"), None);
     }
-
 }

@@ -285,7 +285,10 @@ mod tests {
         let all = generator_cpu_ticks(None).unwrap();
         stop.store(true, Ordering::Relaxed);
         spin.join().unwrap();
-        assert!(all > without, "all {all} ticks, without the spinner {without}");
+        assert!(
+            all > without,
+            "all {all} ticks, without the spinner {without}"
+        );
     }
 
     #[test]

@@ -62,7 +62,8 @@ const QUANTILES: &[(&str, f64)] = &[
     ("max", 1.0),
 ];
 
-const EXAMPLES: &str = "e.g. `message.e2e p95<500ms`, `rest.* p99<1s`, `errors<1%`, `message.lost<0.1%`";
+const EXAMPLES: &str =
+    "e.g. `message.e2e p95<500ms`, `rest.* p99<1s`, `errors<1%`, `message.lost<0.1%`";
 
 impl Slo {
     /// Parses one objective; the error names what is wrong and shows the
@@ -192,7 +193,10 @@ impl fmt::Display for Slo {
         let limit = self.format_value(self.limit);
         match self.stat {
             SloStat::Quantile(q) => {
-                let name = QUANTILES.iter().find(|(_, v)| *v == q).map_or("p?", |(n, _)| n);
+                let name = QUANTILES
+                    .iter()
+                    .find(|(_, v)| *v == q)
+                    .map_or("p?", |(n, _)| n);
                 write!(f, "{} {name}{op}{limit}", self.pattern)
             }
             SloStat::ErrorRate if self.pattern != ALL_OPERATIONS => {
@@ -264,14 +268,20 @@ mod tests {
         assert_eq!(e2e.stat, SloStat::Quantile(0.95));
         assert_eq!((e2e.limit, e2e.strict), (500.0, true));
         let rest = ok("rest.* p99 <= 1s");
-        assert_eq!((rest.pattern.as_str(), rest.limit, rest.strict), ("rest.*", 1000.0, false));
+        assert_eq!(
+            (rest.pattern.as_str(), rest.limit, rest.strict),
+            ("rest.*", 1000.0, false)
+        );
         assert_eq!(ok("errors<1%").stat, SloStat::ErrorRate);
         assert!((ok("errors<1%").limit - 0.01).abs() < 1e-12);
         let lost = ok("message.lost<0.1%");
         assert_eq!(lost.stat, SloStat::Ratio);
         assert!((lost.limit - 0.001).abs() < 1e-12);
         assert_eq!(ok("message.lost<10").stat, SloStat::Count);
-        assert_eq!(ok("ddp.method.sendMessage p99.9<2s").stat, SloStat::Quantile(0.999));
+        assert_eq!(
+            ok("ddp.method.sendMessage p99.9<2s").stat,
+            SloStat::Quantile(0.999)
+        );
         assert_eq!(ok("rest.login errors<5%").stat, SloStat::ErrorRate);
         assert_eq!(ok("iterations.dropped<1%").stat, SloStat::Ratio);
     }
@@ -290,7 +300,10 @@ mod tests {
             let again = ok(s).to_string();
             assert_eq!(ok(&again), ok(s), "{s} -> {again}");
         }
-        assert_eq!(ok("message.e2e p95<1500ms").to_string(), "message.e2e p95<1.5s");
+        assert_eq!(
+            ok("message.e2e p95<1500ms").to_string(),
+            "message.e2e p95<1.5s"
+        );
     }
 
     #[test]
