@@ -48,6 +48,12 @@ pub enum Command {
     /// --max still held, 1 not found below --min, void, or a sizing
     /// shortfall, 2 bad input, 74 capacity.json not written, 130 interrupted).
     Capacity(CapacityArgs),
+    /// Compare deployment shapes with the same workload: embedded instance
+    /// counts (--local 1,2,4) or named external sets (--set NAME=URL,...),
+    /// at one load or by capacity search; efficiency per instance (exit 0
+    /// every set measured, 1 a set without a figure, 2 bad input, 74
+    /// scaling.json not written, 130 interrupted).
+    Scaling(ScalingArgs),
 }
 
 #[derive(Debug, Args)]
@@ -358,38 +364,12 @@ pub struct MergeArgs {
 pub struct CapacityArgs {
     /// Scenario file (YAML); its `capacity:` block gives defaults.
     pub scenario: PathBuf,
-    /// An objective every step must hold (repeatable; adds to the
-    /// scenario's `capacity.slo`): `message.e2e p95<500ms`, `rest.* p99<1s`
-    /// (`*` matches any run of characters), `errors<1%`,
-    /// `message.lost<0.1%`, `rest.login errors<1%`.
-    #[arg(long = "slo", value_name = "EXPR", value_parser = crate::scenario::Slo::parse)]
-    pub slos: Vec<crate::scenario::Slo>,
     /// Target base URL, one per instance (repeatable); default: the
     /// scenario's `target.urls`, else the embedded server.
     #[arg(long = "target", value_name = "URL", value_parser = parse_target)]
     pub targets: Vec<String>,
-    /// The first load tried: VUs (closed model) or arrivals/s (open)
-    /// [default: 10].
-    #[arg(long, value_parser = parse_load)]
-    pub min: Option<f64>,
-    /// The highest load tried [default: closed model: users.count; the open
-    /// model needs it].
-    #[arg(long, value_parser = parse_load)]
-    pub max: Option<f64>,
-    /// How long each step is measured after it settles [default: 30s].
-    #[arg(long, value_parser = parse_run_duration)]
-    pub hold: Option<Duration>,
-    /// How long each step runs before it is measured (logins, warm-up;
-    /// discarded) [default: 10s].
-    #[arg(long, value_parser = crate::scenario::duration::parse_duration)]
-    pub settle: Option<Duration>,
-    /// Stop bisecting when the bracket is this narrow, relative to its
-    /// lower end [default: 5%].
-    #[arg(long, value_parser = crate::scenario::duration::parse_ratio)]
-    pub resolution: Option<f64>,
-    /// Measure each boundary load this many more times [default: 2].
-    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=10))]
-    pub repeats: Option<u32>,
+    #[command(flatten)]
+    pub search: SearchArgs,
     /// Where capacity.json and steps/NN-LOAD/ (one run directory per step)
     /// go [default: results/capacity/<UTC time>-<scenario name>/].
     #[arg(long)]
@@ -415,6 +395,116 @@ pub struct CapacityArgs {
     /// No progress display (the step table is still printed).
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// The SLOs and the search's shape, shared by `capacity` and `scaling
+/// --capacity`; each defaults to the scenario's `capacity:` block.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// An objective every step must hold (repeatable; adds to the
+    /// scenario's `capacity.slo`): `message.e2e p95<500ms`, `rest.* p99<1s`
+    /// (`*` matches any run of characters), `errors<1%`,
+    /// `message.lost<0.1%`, `rest.login errors<1%`.
+    #[arg(long = "slo", value_name = "EXPR", value_parser = crate::scenario::Slo::parse)]
+    pub slos: Vec<crate::scenario::Slo>,
+    /// The first load tried: VUs (closed model) or arrivals/s (open)
+    /// [default: 10].
+    #[arg(long, value_parser = parse_load)]
+    pub min: Option<f64>,
+    /// The highest load tried [default: closed model: users.count; the open
+    /// model needs it].
+    #[arg(long, value_parser = parse_load)]
+    pub max: Option<f64>,
+    /// How long each step is measured after it settles [default: 30s].
+    #[arg(long, value_parser = parse_run_duration)]
+    pub hold: Option<Duration>,
+    /// How long each step runs before it is measured (logins, warm-up;
+    /// discarded) [default: 10s].
+    #[arg(long, value_parser = crate::scenario::duration::parse_duration)]
+    pub settle: Option<Duration>,
+    /// Stop bisecting when the bracket is this narrow, relative to its
+    /// lower end [default: 5%].
+    #[arg(long, value_parser = crate::scenario::duration::parse_ratio)]
+    pub resolution: Option<f64>,
+    /// Measure each boundary load this many more times [default: 2].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=10))]
+    pub repeats: Option<u32>,
+}
+
+/// `rocketload scaling SCENARIO (--local 1,2,4 | --set NAME=URL,...)`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("shapes").required(true).args(["local", "sets"])))]
+pub struct ScalingArgs {
+    /// Scenario file (YAML); the same seeded workload runs against every set.
+    pub scenario: PathBuf,
+    /// Embedded server instance counts to compare, e.g. 1,2,4 (the
+    /// scenario's `server:` cost model applies to each).
+    #[arg(long, value_name = "N,N,...", value_delimiter = ',', conflicts_with = "sets",
+          value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub local: Vec<u32>,
+    /// A named external deployment, one URL per instance (repeatable):
+    /// `--set 1proc=http://h:3000 --set 4proc=http://h:3000,http://h:3001,...`,
+    /// or `--set vm=... --set container=...`.
+    #[arg(long = "set", value_name = "NAME=URL[,URL...]", value_parser = parse_set)]
+    pub sets: Vec<(String, Vec<String>)>,
+    /// Search each set's capacity under the SLOs instead of measuring it at
+    /// one load.
+    #[arg(long)]
+    pub capacity: bool,
+    #[command(flatten)]
+    pub search: SearchArgs,
+    /// Fixed load (closed model): VUs [default: the scenario's peak].
+    #[arg(long, conflicts_with = "capacity", value_parser = clap::value_parser!(u32).range(1..))]
+    pub vus: Option<u32>,
+    /// Fixed load (open model): arrivals/s [default: the scenario's peak].
+    #[arg(long, conflicts_with = "capacity", value_parser = parse_rate)]
+    pub rate: Option<f64>,
+    /// Measure every set this many times, in an interleaved order
+    /// (A B C, C B A, ...), 1..=20.
+    #[arg(long, value_name = "K", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub repeat: u32,
+    /// Where scaling.json and SET/ROUND/ (a run, or a search) go
+    /// [default: results/scaling/<UTC time>-<scenario name>/].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Users and rooms already exist on every set: skip provisioning.
+    #[arg(long)]
+    pub skip_provision: bool,
+    /// No progress display.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `NAME=URL[,URL...]`: a set's name (letters, digits, `-`, `_`, `.`; it
+/// names a directory) and its instance URLs.
+fn parse_set(s: &str) -> Result<(String, Vec<String>), String> {
+    let Some((name, urls)) = s.split_once('=') else {
+        return Err(format!(
+            "`{s}`: expected NAME=URL[,URL...], e.g. 4proc=http://127.0.0.1:3000,http://127.0.0.1:3001"
+        ));
+    };
+    let name = name.trim();
+    if name.is_empty()
+        || name.starts_with('.')
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(format!(
+            "`{s}`: a set name is letters, digits, `-`, `_` or `.` (it names a directory)"
+        ));
+    }
+    let urls: Vec<String> = urls
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(parse_target)
+        .collect::<Result<_, _>>()?;
+    if urls.is_empty() {
+        return Err(format!("`{s}`: set `{name}` has no URL"));
+    }
+    Ok((name.to_string(), urls))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

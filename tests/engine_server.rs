@@ -94,6 +94,7 @@ fn plan_of(yaml: &str, urls: &[String], shard: Option<(u32, u32)>, skip: bool) -
         overrides: Overrides::default(),
         shard,
         skip_provision: skip,
+        ..RunRequest::default()
     };
     match Planned::from_loaded(request, loaded) {
         Ok(p) => p,

@@ -5,6 +5,7 @@
 //! itself ([`search::next`]) is a pure function of the steps so far.
 
 pub mod outcome;
+pub mod scaling;
 pub mod search;
 pub mod sizing;
 pub mod slo;

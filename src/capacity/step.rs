@@ -3,6 +3,7 @@
 //! held part only (the settle part, with its logins and warm-up, is
 //! discarded) and the step judged pass, fail or void.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -12,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use super::search::StepVerdict;
 use super::slo::{SloResult, evaluate};
 use crate::engine::Overrides;
-use crate::metrics::names::{ITERATIONS, ITERATIONS_DROPPED, VUS_ACTIVE};
+use crate::metrics::MetricInterval;
+use crate::metrics::histogram::quantile_ms;
+use crate::metrics::names::{ITERATIONS, ITERATIONS_DROPPED, VUS_ACTIVE, is_generator};
 use crate::results::{IntervalSink, NoteKind, ResultsError, Tick, Totals};
 use crate::runner::{Measure, Measurement, Prepared, RunError};
 use crate::scenario::{Model, Slo};
@@ -55,8 +58,35 @@ pub struct Step {
     pub vus_max: Option<i64>,
     /// Seconds of the held phase actually covered by intervals.
     pub held_s: f64,
+    /// Every metric of the held phase (the generator's own left out).
+    pub metrics: BTreeMap<String, Figures>,
     /// The step's run directory, relative to the search's.
     pub dir: PathBuf,
+}
+
+/// One metric over a step's held phase.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Figures {
+    pub count: u64,
+    pub errors: u64,
+    /// Successes per second.
+    pub rate_per_s: f64,
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+}
+
+impl Figures {
+    fn of(m: &MetricInterval, secs: f64) -> Figures {
+        Figures {
+            count: m.count(),
+            errors: m.error_count(),
+            rate_per_s: if secs > 0.0 { m.ok as f64 / secs } else { 0.0 },
+            p50_ms: quantile_ms(&m.latency, 0.50),
+            p95_ms: quantile_ms(&m.latency, 0.95),
+            p99_ms: quantile_ms(&m.latency, 0.99),
+        }
+    }
 }
 
 /// A step that could not finish: Ctrl-C, or a run that could not start.
@@ -182,6 +212,12 @@ fn judge(plan: &StepPlan, slos: &[Slo], held: &Held, measured: &Measurement, dir
         dropped_ratio,
         vus_max: t.gauges.get(VUS_ACTIVE).map(|g| g.max),
         held_s: held.secs,
+        metrics: t
+            .metrics
+            .iter()
+            .filter(|(name, _)| !is_generator(name))
+            .map(|(name, m)| (name.clone(), Figures::of(m, held.secs)))
+            .collect(),
         dir,
     }
 }
@@ -191,7 +227,7 @@ fn void_reason(
     measured: &Measurement,
     held: &Held,
     ops: u64,
-    all: &crate::metrics::MetricInterval,
+    all: &MetricInterval,
     dropped_ratio: Option<f64>,
 ) -> Option<String> {
     if let Some(e) = &measured.stopped_early {

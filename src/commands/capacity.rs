@@ -2,6 +2,7 @@
 //! search config -> one preparation -> the search, a table line per step
 //! -> `capacity.json` -> exit code.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::run::{on_prepared, socket_warning, stamped_dir};
@@ -10,7 +11,7 @@ use crate::capacity::search::{Bounds, StepVerdict};
 use crate::capacity::sizing::HostSize;
 use crate::capacity::step::Step;
 use crate::capacity::{self, Config, Observer, Verdict, unit_label};
-use crate::cli::CapacityArgs;
+use crate::cli::{CapacityArgs, SearchArgs};
 use crate::engine::Overrides;
 use crate::results::{Host, IntervalSink, Progress, write_json};
 use crate::runner::{Exit, Measure, Planned, RunRequest, report_error};
@@ -30,6 +31,7 @@ pub fn run(args: CapacityArgs) -> u8 {
         overrides: Overrides::default(),
         shard: None,
         skip_provision: args.skip_provision,
+        ..RunRequest::default()
     };
     let mut planned = match Planned::resolve(request) {
         Ok(p) => p,
@@ -119,9 +121,26 @@ fn exit_of(c: &Capacity) -> Exit {
     }
 }
 
-/// The search the flags and the scenario's `capacity:` block ask for;
-/// flags win, flag SLOs add to the block's.
+/// [`search_config`] with the command's own flags: output, sizing, fit.
 fn config(args: &CapacityArgs, planned: &mut Planned) -> Result<Config, String> {
+    let mut cfg = search_config(&args.search, planned)?;
+    if args.fit.is_some() && planned.scenario.load.model == Model::Open {
+        return Err("--fit usl relates concurrency to throughput, but an open model sets the throughput itself: fit it to a closed scenario".into());
+    }
+    cfg.fit_usl = args.fit.is_some();
+    if args.sizing {
+        cfg.sizing = Some(host_size(args, planned)?);
+    }
+    cfg.out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| stamped_dir("results/capacity", &planned.scenario.name));
+    Ok(cfg)
+}
+
+/// The search the flags and the scenario's `capacity:` block ask for;
+/// flags win, flag SLOs add to the block's (`out` still empty).
+pub(super) fn search_config(args: &SearchArgs, planned: &mut Planned) -> Result<Config, String> {
     let scenario = &planned.scenario;
     let block = scenario.capacity.clone().unwrap_or_default();
     let model = scenario.load.model;
@@ -159,18 +178,10 @@ fn config(args: &CapacityArgs, planned: &mut Planned) -> Result<Config, String> 
             scenario.users.count
         ));
     }
-    if args.fit.is_some() && model == Model::Open {
-        return Err("--fit usl relates concurrency to throughput, but an open model sets the throughput itself: fit it to a closed scenario".into());
-    }
     let hold = args.hold.or(block.hold).unwrap_or(DEFAULT_HOLD);
     if hold < Duration::from_secs(1) {
         return Err("--hold under 1s: a step is measured in one-second intervals".into());
     }
-    let sizing = if args.sizing {
-        Some(host_size(args, planned)?)
-    } else {
-        None
-    };
     Ok(Config {
         slos,
         bounds: Bounds {
@@ -185,12 +196,9 @@ fn config(args: &CapacityArgs, planned: &mut Planned) -> Result<Config, String> 
         },
         hold,
         settle: args.settle.or(block.settle).unwrap_or(DEFAULT_SETTLE),
-        out: args
-            .out
-            .clone()
-            .unwrap_or_else(|| stamped_dir("results/capacity", &planned.scenario.name)),
-        fit_usl: args.fit.is_some(),
-        sizing,
+        out: PathBuf::new(),
+        fit_usl: false,
+        sizing: None,
     })
 }
 
@@ -258,7 +266,7 @@ fn describe(cfg: &Config, model: Model) -> String {
 }
 
 /// The step table, printed as the search goes.
-struct Table {
+pub(super) struct Table {
     slos: Vec<Slo>,
     model: Model,
     step_secs: f64,

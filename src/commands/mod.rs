@@ -6,6 +6,7 @@ mod compare;
 mod merge;
 mod report;
 mod run;
+mod scaling;
 mod serve;
 mod validate;
 
@@ -20,6 +21,7 @@ pub fn dispatch(cli: Cli) -> u8 {
         Command::Compare(args) => compare::run(args),
         Command::Merge(args) => merge::run(args),
         Command::Capacity(args) => capacity::run(args),
+        Command::Scaling(args) => scaling::run(args),
     }
 }
 

@@ -40,6 +40,7 @@ pub fn run(args: RunArgs) -> u8 {
         },
         shard: args.shard,
         skip_provision: args.skip_provision,
+        ..RunRequest::default()
     };
     let mut planned = match Planned::resolve(request) {
         Ok(p) => p,

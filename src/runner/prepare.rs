@@ -22,6 +22,9 @@ pub struct RunRequest {
     pub overrides: Overrides,
     pub shard: Option<(u32, u32)>,
     pub skip_provision: bool,
+    /// The embedded server's instance count, over the scenario's
+    /// `server.instances` (`scaling --local`).
+    pub instances: Option<usize>,
 }
 
 /// Where the load goes.
@@ -126,7 +129,7 @@ impl Planned {
         } = self;
         let server = match target {
             Target::Embedded => {
-                let s = start_embedded(&scenario).map_err(RunError::Embedded)?;
+                let s = start_embedded(&scenario, request.instances).map_err(RunError::Embedded)?;
                 plan.targets = s.urls().to_vec();
                 Some(s)
             }
@@ -221,7 +224,7 @@ impl Prepared {
     }
 }
 
-fn start_embedded(scenario: &Scenario) -> Result<Server, String> {
+fn start_embedded(scenario: &Scenario, instances: Option<usize>) -> Result<Server, String> {
     let mut cfg = ServerConfig::embedded();
     if let Some(block) = &scenario.server {
         if let Some(n) = block.instances {
@@ -239,6 +242,9 @@ fn start_embedded(scenario: &Scenario) -> Result<Server, String> {
                 .apply(&f.fault.to_body())
                 .map_err(|e| format!("server.faults[{i}]: {e}"))?;
         }
+    }
+    if let Some(n) = instances {
+        cfg.instances = n;
     }
     server::start(cfg).map_err(|e| e.to_string())
 }

@@ -3,7 +3,8 @@
 //! A Rocket.Chat instance is one Node.js process: every request burns CPU on
 //! its single event-loop thread, so one process saturates one core. The
 //! reference server is far cheaper per operation than Rocket.Chat, so the
-//! cost model adds a busy-spin per operation on the instance's own thread.
+//! cost model adds a busy-spin per operation on the instance's own thread,
+//! counted in that thread's CPU time.
 //! That makes "how many instances does this load need" measurable on a small
 //! box, as it would be against a real deployment.
 //!
@@ -139,7 +140,8 @@ impl CostModel {
         self.free
     }
 
-    /// Busy-spins the calling thread for the cost of `op`.
+    /// Busy-spins the calling thread until it has used the cost of `op` in
+    /// CPU time.
     ///
     /// Spinning (not sleeping) is the point: it occupies the instance's one
     /// event-loop thread, as Rocket.Chat's JavaScript does, so other work on
@@ -149,11 +151,34 @@ impl CostModel {
         if cost.is_zero() {
             return;
         }
-        let start = Instant::now();
-        while start.elapsed() < cost {
-            std::hint::spin_loop();
+        // CPU time of this thread, not wall time: instances that outnumber
+        // the cores share them and each operation takes longer, as Node
+        // processes on a small host do. Wall time where no thread clock is.
+        match thread_cpu_time() {
+            Some(start) => {
+                while thread_cpu_time().is_some_and(|now| now.saturating_sub(start) < cost) {
+                    std::hint::spin_loop();
+                }
+            }
+            None => {
+                let start = Instant::now();
+                while start.elapsed() < cost {
+                    std::hint::spin_loop();
+                }
+            }
         }
     }
+}
+
+/// CPU time the calling thread has used (Linux `CLOCK_THREAD_CPUTIME_ID`).
+fn thread_cpu_time() -> Option<Duration> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the struct passed.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    (rc == 0).then(|| Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
 }
 
 impl Default for CostModel {
@@ -241,8 +266,10 @@ mod tests {
     fn burn_spins_at_least_the_cost() {
         let m = CostModel::parse("x=2ms").unwrap();
         let start = Instant::now();
+        let cpu = thread_cpu_time().unwrap();
         m.burn("x");
         assert!(start.elapsed() >= Duration::from_millis(2));
+        assert!(thread_cpu_time().unwrap() - cpu >= Duration::from_millis(2));
         m.burn("unlisted"); // free: returns at once
     }
 
