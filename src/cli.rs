@@ -459,6 +459,30 @@ pub struct ScalingArgs {
     /// Fixed load (open model): arrivals/s [default: the scenario's peak].
     #[arg(long, conflicts_with = "capacity", value_parser = parse_rate)]
     pub rate: Option<f64>,
+    /// Restart one instance of each set this long into each run (after the
+    /// settle phase starts counting) and measure the recovery: time until
+    /// /api/info answers, until every dropped session resumed, the login
+    /// storm, messages lost. `--local`: instance 0 of the embedded server
+    /// drops its sessions, keeps its state and answers 502 for
+    /// --restart-down; `--set`: --restart-cmd runs.
+    #[arg(long, value_name = "DURATION", conflicts_with = "capacity",
+          value_parser = crate::scenario::duration::parse_duration)]
+    pub restart_after: Option<Duration>,
+    /// With --local: how long the restarted instance stays down (the
+    /// time a Rocket.Chat process takes to start).
+    #[arg(long, value_name = "DURATION", default_value = "2s", requires = "restart_after",
+          value_parser = parse_cooldown)]
+    pub restart_down: Duration,
+    /// With --set: the command that restarts one instance, run by `sh -c`
+    /// (e.g. `docker restart rc1`); it should return once the instance is
+    /// restarting, and the first URL of the set is probed until it answers.
+    #[arg(
+        long,
+        value_name = "CMD",
+        requires = "restart_after",
+        conflicts_with = "local"
+    )]
+    pub restart_cmd: Option<String>,
     /// Measure every set this many times, in an interleaved order
     /// (A B C, C B A, ...), 1..=20.
     #[arg(long, value_name = "K", default_value_t = 1,

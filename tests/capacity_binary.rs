@@ -236,13 +236,5 @@ fn bad_input_is_refused_before_any_load() {
             "--host-cores",
         ),
     ];
-    for (extra, expected) in cases {
-        let mut args = vec!["capacity", s, "--out", o];
-        args.extend_from_slice(extra);
-        let r = rocketload(&args);
-        assert_eq!(r.status.code(), Some(2), "{extra:?}");
-        let stderr = String::from_utf8_lossy(&r.stderr);
-        assert!(stderr.contains(expected), "{extra:?}: {stderr}");
-        assert!(!out.exists(), "{extra:?} wrote results");
-    }
+    common::refused(&["capacity", s, "--out", o], &out, cases);
 }

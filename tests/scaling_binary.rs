@@ -12,6 +12,18 @@ use common::{Workdir, json, rocketload};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
+/// `rocketload scaling SCENARIO ARGS... --out OUT --quiet`.
+fn scaling(
+    scenario: &std::path::Path,
+    out: &std::path::Path,
+    args: &[&str],
+) -> std::process::Output {
+    let mut all = vec!["scaling", scenario.to_str().unwrap()];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--out", out.to_str().unwrap(), "--quiet"]);
+    rocketload(&all)
+}
+
 const SCENARIO: &str = r#"
 name: scaling-known-answer
 seed: 12
@@ -36,21 +48,13 @@ fn two_instances_carry_more_than_one_above_its_capacity() {
     let w = Workdir::new("scaling-local");
     let scenario = w.scenario(SCENARIO);
     let out = w.out();
-    let r = rocketload(&[
-        "scaling",
-        scenario.to_str().unwrap(),
-        "--local",
-        "1,2",
-        "--settle",
-        "2s",
-        "--hold",
-        "5s",
-        "--repeat",
-        "2",
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ]);
+    let r = scaling(
+        &scenario,
+        &out,
+        &[
+            "--local", "1,2", "--settle", "2s", "--hold", "5s", "--repeat", "2",
+        ],
+    );
     assert_eq!(r.status.code(), Some(0));
     let s = json(&out.join("scaling.json"));
     assert_eq!(s["mode"], "local");
@@ -127,13 +131,147 @@ fn bad_sets_are_refused_before_any_load() {
             "no step of this scenario records",
         ),
     ];
-    for (extra, expected) in cases {
-        let mut args = vec!["scaling", s, "--out", o];
-        args.extend_from_slice(extra);
-        let r = rocketload(&args);
-        assert_eq!(r.status.code(), Some(2), "{extra:?}");
-        let stderr = String::from_utf8_lossy(&r.stderr);
-        assert!(stderr.contains(expected), "{extra:?}: {stderr}");
-        assert!(!out.exists(), "{extra:?} wrote results");
-    }
+    common::refused(&["scaling", s, "--out", o], &out, cases);
+}
+
+const CHATTER: &str = r#"
+name: restart-recovery
+seed: 13
+users: { count: 20, prefix: rs-, password: rs-pass-1, provision: register }
+rooms: { count: 2, prefix: rs-room-, members_per_room: 10 }
+load: { model: closed, vus: 20, duration: 10s }
+timeout: 5s
+loss_timeout: 3s
+behaviours:
+  - name: chatter
+    setup:
+      - login: { via: ddp }
+      - subscribe: { stream: room-messages, rooms: joined }
+    steps:
+      - send_message: { room: random, via: ddp, size: 50 }
+      - think: { exponential: 1s }
+"#;
+
+/// The recovery of the one set of a scaling run: every dropped session
+/// came back, and the target answered again about `down` after the restart.
+fn assert_recovered(out: &std::path::Path, down_s: f64) -> serde_json::Value {
+    let s = json(&out.join("scaling.json"));
+    let set = &s["sets"][0];
+    let r = &set["recovery"];
+    assert!(r.is_object(), "{set:#}");
+    let back = r["api_back_s"].as_f64().unwrap();
+    assert!(back >= down_s * 0.9 && back < down_s + 3.0, "{r:#}");
+    let dropped = r["disconnected"].as_u64().unwrap();
+    assert_eq!(dropped, 20, "{r:#}");
+    assert_eq!(r["reconnected"].as_u64(), Some(dropped), "{r:#}");
+    assert!(
+        r["all_reconnected_s"].as_f64().unwrap() >= back * 0.9,
+        "{r:#}"
+    );
+    assert!(r["logins"]["count"].as_u64().unwrap() >= dropped, "{r:#}");
+    // The run's own summary has it too.
+    let dir = out.join(set["runs"][0]["dir"].as_str().unwrap());
+    assert_eq!(json(&dir.join("summary.json"))["recovery"], *r);
+    r.clone()
+}
+
+#[test]
+fn an_embedded_restart_is_recovered_from_and_measured() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let w = Workdir::new("scaling-restart");
+    let scenario = w.scenario(CHATTER);
+    let out = w.out();
+    let r = scaling(
+        &scenario,
+        &out,
+        &[
+            "--local",
+            "1",
+            "--settle",
+            "1s",
+            "--hold",
+            "9s",
+            "--restart-after",
+            "3s",
+            "--restart-down",
+            "2s",
+        ],
+    );
+    assert_eq!(r.status.code(), Some(0));
+    let rec = assert_recovered(&out, 2.0);
+    assert_eq!(rec["restart"], "embedded instance 0, down 2s");
+    let stdout = String::from_utf8_lossy(&r.stdout);
+    assert!(stdout.contains("local-1 recovery:"), "{stdout}");
+}
+
+#[test]
+fn a_restart_command_restarts_an_external_set() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let serve = common::Serve::start(&[]);
+    let w = Workdir::new("scaling-restart-cmd");
+    let scenario = w.scenario(CHATTER);
+    let out = w.out();
+    // Node 20 (which the conformance tests need anyway) posts the fault.
+    let cmd = format!(
+        "node -e \"fetch('{}/_sim/fault',{{method:'POST',headers:{{'content-type':'application/json'}},\
+         body:JSON.stringify({{kind:'restart',instance:0,down_ms:1500}})}}).then(r=>process.exit(r.ok?0:1))\"",
+        serve.url
+    );
+    let set = format!("ext={}", serve.url);
+    let r = scaling(
+        &scenario,
+        &out,
+        &[
+            "--set",
+            &set,
+            "--settle",
+            "1s",
+            "--hold",
+            "9s",
+            "--restart-after",
+            "3s",
+            "--restart-cmd",
+            &cmd,
+        ],
+    );
+    assert_eq!(r.status.code(), Some(0));
+    let rec = assert_recovered(&out, 1.5);
+    assert_eq!(rec["command_exit"], 0);
+    assert_eq!(serve.stats()["faults"]["counts"]["restarts"], 1);
+}
+
+#[test]
+fn restart_flags_that_cannot_apply_are_refused() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let w = Workdir::new("scaling-restart-bad");
+    let scenario = w.scenario(CHATTER);
+    let s = scenario.to_str().unwrap();
+    let out = w.out();
+    let o = out.to_str().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--set", "a=http://127.0.0.1:9", "--restart-after", "3s"],
+            "--restart-cmd",
+        ),
+        (
+            &["--local", "1", "--restart-after", "1h"],
+            "not inside the run",
+        ),
+        (
+            &[
+                "--local",
+                "1",
+                "--restart-cmd",
+                "true",
+                "--restart-after",
+                "1s",
+            ],
+            "cannot be used with",
+        ),
+        (
+            &["--local", "1", "--capacity", "--restart-after", "1s"],
+            "cannot be used with",
+        ),
+    ];
+    common::refused(&["scaling", s, "--out", o], &out, cases);
 }

@@ -17,8 +17,8 @@ use super::outcome::fmt_load;
 use super::search::StepVerdict;
 use super::step::{self, Figures, Halt, Step, StepPlan};
 use super::{Capacity, Config, Verdict};
-use crate::results::{IntervalSink, TargetInfo};
-use crate::runner::{Measure, Prepared, RunError};
+use crate::results::{IntervalSink, Recovery, TargetInfo};
+use crate::runner::{Measure, Prepared, Restart, RunError};
 use crate::scenario::Slo;
 
 /// The file's name in the experiment's directory.
@@ -46,6 +46,8 @@ pub enum Method {
         settle: Duration,
         hold: Duration,
         slos: Vec<Slo>,
+        /// Restart an instance of each set part way (recovery measured).
+        restart: Option<Restart>,
     },
     /// A capacity search per set and round (its `out` is replaced).
     Capacity(Box<Config>),
@@ -89,6 +91,9 @@ pub struct SetResult {
     pub metrics: BTreeMap<String, Figures>,
     /// Runs that were void (generator saturated, target down, ...).
     pub void_runs: u32,
+    /// The run with the median figure: its recovery from the restart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<Recovery>,
 }
 
 /// `scaling.json`.
@@ -169,7 +174,12 @@ pub async fn run(
                     settle,
                     hold,
                     slos,
+                    restart,
                 } => {
+                    let base = Measure {
+                        restart: restart.clone(),
+                        ..Measure::default()
+                    };
                     let plan = StepPlan {
                         index: round as usize,
                         load: *load,
@@ -178,16 +188,7 @@ pub async fn run(
                         dir: out.join(&rel),
                     };
                     let sinks = observer.sinks();
-                    match step::measure(
-                        prepared,
-                        slos,
-                        &plan,
-                        &Measure::default(),
-                        sinks,
-                        rel.clone(),
-                    )
-                    .await
-                    {
+                    match step::measure(prepared, slos, &plan, &base, sinks, rel.clone()).await {
                         Ok(s) => Ok((fixed_run(round, rel, s), false)),
                         Err(Halt::Interrupted(s)) => Ok((fixed_run(round, rel, *s), true)),
                         Err(Halt::Error(e)) => Err(e),
@@ -353,6 +354,10 @@ fn set_result(spec: &SetSpec, target: TargetInfo, runs: Vec<SetRun>) -> SetResul
             .and_then(|r| r.step.as_ref())
             .map(|s| s.metrics.clone())
             .unwrap_or_default(),
+        recovery: middle
+            .and_then(|r| r.step.as_ref())
+            .and_then(|s| s.recovery.clone())
+            .or_else(|| runs.iter().find_map(|r| r.step.as_ref()?.recovery.clone())),
         void_runs: runs.iter().filter(|r| is_void(r)).count() as u32,
         runs,
     }
@@ -451,6 +456,20 @@ pub fn verdict(sets: &[SetResult], judged_by: &str, header: &Header) -> String {
             header.host_cores
         ));
     }
+    // More instances that carry no more: the load, not the instances, set it.
+    let same = sets
+        .iter()
+        .any(|s| s.spec.instances != first.spec.instances)
+        && sets
+            .iter()
+            .all(|s| figure(s).is_some_and(|f| (f / base - 1.0).abs() < NO_GAIN));
+    if same && judged_by == "throughput" {
+        parts.push(
+            "every set carried the same throughput: the offered load may be below the first set's capacity \
+             (raise --vus/--rate, or search each with --capacity)"
+                .into(),
+        );
+    }
     let void: u32 = sets.iter().map(|s| s.void_runs).sum();
     if void > 0 {
         parts.push(format!(
@@ -482,6 +501,7 @@ mod tests {
             efficiency: None,
             metrics: BTreeMap::new(),
             void_runs: 0,
+            recovery: None,
         }
     }
 

@@ -16,7 +16,7 @@ use crate::engine::Overrides;
 use crate::metrics::MetricInterval;
 use crate::metrics::histogram::quantile_ms;
 use crate::metrics::names::{ITERATIONS, ITERATIONS_DROPPED, VUS_ACTIVE, is_generator};
-use crate::results::{IntervalSink, NoteKind, ResultsError, Tick, Totals};
+use crate::results::{IntervalSink, NoteKind, Recovery, ResultsError, Tick, Totals};
 use crate::runner::{Measure, Measurement, Prepared, RunError};
 use crate::scenario::{Model, Slo};
 
@@ -60,6 +60,9 @@ pub struct Step {
     pub held_s: f64,
     /// Every metric of the held phase (the generator's own left out).
     pub metrics: BTreeMap<String, Figures>,
+    /// The recovery from a restart during the step (`scaling --restart-after`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<Recovery>,
     /// The step's run directory, relative to the search's.
     pub dir: PathBuf,
 }
@@ -218,6 +221,7 @@ fn judge(plan: &StepPlan, slos: &[Slo], held: &Held, measured: &Measurement, dir
             .filter(|(name, _)| !is_generator(name))
             .map(|(name, m)| (name.clone(), Figures::of(m, held.secs)))
             .collect(),
+        recovery: measured.summary.recovery.clone(),
         dir,
     }
 }

@@ -17,7 +17,8 @@ use crate::metrics::is_operation;
 use crate::metrics::names::MESSAGE_E2E;
 use crate::results::{Host, IntervalSink, Progress, write_json};
 use crate::runner::{
-    Exit, Planned, Prepared, RunError, RunRequest, SHUTDOWN_GRACE, Target, report_error,
+    Exit, Planned, Prepared, Restart, RestartHow, RunError, RunRequest, SHUTDOWN_GRACE, Target,
+    report_error,
 };
 use crate::scenario::Model;
 
@@ -233,15 +234,43 @@ fn method(
         &crate::scenario::validate::produced_metrics(&first.scenario),
     )?;
     let block = first.scenario.capacity.clone().unwrap_or_default();
+    let settle = args
+        .search
+        .settle
+        .or(block.settle)
+        .unwrap_or(DEFAULT_SETTLE);
+    let hold = args.search.hold.or(block.hold).unwrap_or(DEFAULT_HOLD);
+    let restart = match (args.restart_after, &args.restart_cmd) {
+        (None, _) => None,
+        (Some(after), _) if after >= settle + hold => {
+            return Err(format!(
+                "--restart-after {} is not inside the run ({} settle + {} hold)",
+                humantime::format_duration(after),
+                humantime::format_duration(settle),
+                humantime::format_duration(hold)
+            ));
+        }
+        (Some(after), Some(cmd)) => Some(Restart {
+            after,
+            how: RestartHow::Command(cmd.clone()),
+        }),
+        (Some(_), None) if args.local.is_empty() => {
+            return Err("--restart-after with --set needs --restart-cmd CMD (how to restart one instance of a set)".into());
+        }
+        (Some(after), None) => Some(Restart {
+            after,
+            how: RestartHow::Embedded {
+                instance: 0,
+                down: args.restart_down,
+            },
+        }),
+    };
     Ok(Method::Fixed {
         load: first.plan.profile().peak(),
-        settle: args
-            .search
-            .settle
-            .or(block.settle)
-            .unwrap_or(DEFAULT_SETTLE),
-        hold: args.search.hold.or(block.hold).unwrap_or(DEFAULT_HOLD),
+        settle,
+        hold,
         slos,
+        restart,
     })
 }
 
@@ -382,6 +411,11 @@ fn print_sets(s: &scaling::Scaling, model: Model) {
                 .map_or_else(|| "-".into(), |e| format!("{:.0}%", e * 100.0))
         ));
         println!("{line}");
+    }
+    for set in &s.sets {
+        if let Some(r) = &set.recovery {
+            println!("{} recovery: {}", set.spec.name, r.describe());
+        }
     }
     println!("\n{}", s.verdict);
 }

@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
@@ -51,6 +51,8 @@ pub struct VuSink {
     tracker: MessageTracker,
     /// Set when the connection closed; cleared on reconnect.
     dropped: AtomicBool,
+    /// When it last closed, Unix µs (0: never).
+    dropped_at_us: AtomicU64,
     wake: Notify,
     waiter: Mutex<Option<(MessageFilter, oneshot::Sender<()>)>>,
     /// Set once the VU listens on `__my_messages__`, whose frames carry
@@ -81,6 +83,7 @@ impl VuSink {
             run_id,
             tracker,
             dropped: AtomicBool::new(false),
+            dropped_at_us: AtomicU64::new(0),
             wake: Notify::new(),
             waiter: Mutex::new(None),
             my_messages: AtomicBool::new(false),
@@ -120,6 +123,11 @@ impl VuSink {
 
     pub fn is_dropped(&self) -> bool {
         self.dropped.load(Ordering::SeqCst)
+    }
+
+    /// When the connection last closed, Unix µs.
+    pub fn dropped_at_us(&self) -> Option<u64> {
+        Some(self.dropped_at_us.load(Ordering::SeqCst)).filter(|t| *t > 0)
     }
 
     /// Called once a new connection is up.
@@ -221,6 +229,7 @@ impl EventSink for VuSink {
             }
             DdpEvent::Closed { .. } => {
                 self.tracker.disconnected(self.vu);
+                self.dropped_at_us.store(now_unix_us(), Ordering::SeqCst);
                 self.dropped.store(true, Ordering::SeqCst);
                 self.wake.notify_waiters();
             }

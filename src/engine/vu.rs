@@ -21,7 +21,7 @@ use super::clock::{IterationClock, OpTimer};
 use super::errors::classify;
 use super::executor::{StopFlag, VuDriver};
 use super::plan::RunPlan;
-use super::sink::VuSink;
+use super::sink::{VuSink, now_unix_us};
 use super::world::{User, World};
 use crate::metrics::{ErrorClass, MessageTracker, MetricId, Metrics, Sample, names};
 use crate::rocketchat::{ClientConfig, Ddp, RcError, Rest, Session};
@@ -62,6 +62,8 @@ pub struct RunCtx {
     pub tracker: MessageTracker,
     pub reconnects: AtomicU64,
     reconnects_id: MetricId,
+    disconnects_id: MetricId,
+    reconnect_id: MetricId,
     iterations_id: MetricId,
     /// First occurrence of each configuration-like problem (bad template,
     /// unknown room) and of each error class, reported once in the notes.
@@ -74,6 +76,8 @@ impl RunCtx {
     pub fn new(plan: RunPlan, world: World, metrics: Metrics, tracker: MessageTracker) -> RunCtx {
         RunCtx {
             reconnects_id: metrics.id(names::DDP_RECONNECTS),
+            disconnects_id: metrics.id(names::DDP_DISCONNECTS),
+            reconnect_id: metrics.id(names::DDP_RECONNECT),
             iterations_id: metrics.id(names::ITERATIONS),
             plan,
             world,
@@ -515,6 +519,8 @@ impl Vu {
     pub(crate) async fn reconnect(&mut self) -> Result<(), ErrorClass> {
         const BASE: Duration = Duration::from_millis(100);
         const CAP: Duration = Duration::from_secs(5);
+        let dropped_at = self.sink.dropped_at_us().unwrap_or_else(now_unix_us);
+        self.ctx.metrics.add(self.ctx.disconnects_id, 1);
         let mut attempt = 0u32;
         loop {
             let cap = BASE.saturating_mul(1u32 << attempt.min(6)).min(CAP);
@@ -528,6 +534,11 @@ impl Vu {
                 self.restore_subscriptions().await;
                 self.ctx.reconnects.fetch_add(1, Ordering::Relaxed);
                 self.ctx.metrics.add(self.ctx.reconnects_id, 1);
+                let took = now_unix_us().saturating_sub(dropped_at);
+                self.ctx.metrics.record(
+                    self.ctx.reconnect_id,
+                    Sample::ok(Duration::from_micros(took)),
+                );
                 return Ok(());
             }
         }

@@ -11,6 +11,11 @@ pub const ITERATIONS: &str = "iterations";
 pub const ITERATIONS_DROPPED: &str = "iterations.dropped";
 /// Websocket sessions re-established after a drop.
 pub const DDP_RECONNECTS: &str = "ddp.reconnects";
+/// Kept websocket sessions that dropped (each then reconnects).
+pub const DDP_DISCONNECTS: &str = "ddp.disconnects";
+/// Timed: from a kept websocket's drop to the session resumed (connected,
+/// logged in again, subscriptions restored).
+pub const DDP_RECONNECT: &str = "ddp.reconnect";
 /// Sender's send to each subscribed receiver's receipt.
 pub const MESSAGE_E2E: &str = "message.e2e";
 /// Expected deliveries not received within `loss_timeout`.
@@ -30,6 +35,7 @@ pub const COUNTERS: &[&str] = &[
     MESSAGE_DUPLICATE,
     ITERATIONS_DROPPED,
     DDP_RECONNECTS,
+    DDP_DISCONNECTS,
 ];
 
 /// Names every run records, whatever the steps.
@@ -38,6 +44,8 @@ pub const ALWAYS: &[&str] = &[
     ITERATIONS,
     ITERATIONS_DROPPED,
     DDP_RECONNECTS,
+    DDP_DISCONNECTS,
+    DDP_RECONNECT,
     GENERATOR_LAG,
 ];
 

@@ -18,6 +18,7 @@ pub mod merge;
 mod notes;
 mod num;
 mod progress;
+pub mod recovery;
 mod repeat;
 mod sink;
 pub mod spread;
@@ -39,6 +40,7 @@ pub use load::{Intervals, Loaded, load_run, runs_in};
 pub use notes::{Note, NoteKind};
 pub use num::round3;
 pub use progress::{Progress, ProgressSink};
+pub use recovery::Recovery;
 pub use repeat::{REPEAT_FILE, REPEAT_SCHEMA, RepeatRun, RepeatSummary, print_repeat};
 pub use sink::{IntervalSink, Tick};
 pub use summary::{

@@ -43,6 +43,10 @@ pub struct Summary {
     pub thresholds: Vec<ThresholdResult>,
     #[serde(default)]
     pub notes: Vec<Note>,
+    /// How the run came back from a restart of an instance, when one was
+    /// restarted (`scaling --restart-after`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<super::Recovery>,
 }
 
 /// `run`: the run's identity plus its end.
@@ -198,6 +202,7 @@ impl Summary {
             gauges: totals.gauges.clone(),
             thresholds,
             notes,
+            recovery: None,
         }
     }
 

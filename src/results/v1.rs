@@ -160,5 +160,6 @@ pub fn upgrade(value: serde_json::Value) -> Result<Summary, String> {
             .into_iter()
             .map(|text| Note::new(NoteKind::Other, text))
             .collect(),
+        recovery: None,
     })
 }

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use super::error::{Exit, RunError, report_error};
 use super::prepare::Prepared;
+use super::restart::{self, Restart, RestartHow};
 use crate::engine::sink::now_unix_us as unix_us;
 use crate::engine::{self, EngineError, EngineNote, EngineReport, EngineStatus, Overrides};
 use crate::metrics::{Interval, MessageTracker, Metrics, spawn_self_check};
@@ -47,6 +48,8 @@ pub struct Measure {
     /// Ends the measurement early when it turns true (as Ctrl-C does, but
     /// not counted as an interruption of the process).
     pub stop: Option<watch::Receiver<bool>>,
+    /// Restart one instance part way and measure the recovery.
+    pub restart: Option<Restart>,
 }
 
 /// A finished measurement: its summary (also in `dir/summary.json` unless
@@ -151,6 +154,20 @@ impl Prepared {
             })
         };
         let faults = schedule_faults(&self.scenario, self.server.as_ref());
+        let armed = m.restart.as_ref().map(|r| {
+            let url = match r.how {
+                RestartHow::Embedded { instance, .. } => plan.targets.get(instance),
+                RestartHow::Command(_) => plan.targets.first(),
+            };
+            let (armed, sink) = restart::arm(
+                r,
+                self.server.as_ref(),
+                url.cloned().unwrap_or_default(),
+                &plan.client,
+            );
+            sinks.push(sink);
+            armed
+        });
         let caller_stop = m.stop.clone().map(|mut stop| {
             let stop_tx = stop_tx.clone();
             tokio::spawn(async move {
@@ -234,7 +251,7 @@ impl Prepared {
                 format!("some interval lines were not written ({e}); the totals are whole"),
             ));
         }
-        let summary = Summary::build(
+        let mut summary = Summary::build(
             SummaryParts {
                 info,
                 tool,
@@ -246,6 +263,7 @@ impl Prepared {
             },
             &c.totals,
         );
+        summary.recovery = armed.and_then(restart::Armed::finish);
         let mut write_error = writer.finish(&summary).err();
         for (path, format) in &m.exports {
             if let Err(e) = export_to(path, *format, &summary, m) {

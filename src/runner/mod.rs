@@ -14,6 +14,7 @@ mod error;
 mod measure;
 mod prepare;
 mod repeat;
+mod restart;
 mod target;
 
 pub use error::{Exit, RunError, report_error};
@@ -21,6 +22,7 @@ pub use measure::{Measure, Measurement, exit_of};
 pub use prepare::{Planned, Prepared, RunRequest, SHUTDOWN_GRACE, Target};
 pub use repeat::{Repeat, Repeated, Repetition, exit_of_repetitions};
 pub(crate) use repeat::{stop_on_signal, stopped};
+pub use restart::{Restart, RestartHow};
 
 /// The async runtime of a run. One core (e.g. under `taskset`): a
 /// current-thread runtime does the same work without the work-stealing

@@ -101,6 +101,8 @@ async fn run(inst: Arc<Instance>, socket: WebSocket, peer: SocketAddr) {
     counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let outbox = Outbox::new(shared.max_send_buffer_bytes);
     let mut drop_signal = shared.faults.drop_signal();
+    let faults = shared.faults.clone();
+    let index = inst.index;
     let mut session = Session {
         conn: shared.next_conn_id(),
         inst,
@@ -116,6 +118,7 @@ async fn run(inst: Arc<Instance>, socket: WebSocket, peer: SocketAddr) {
         end = write_loop(&outbox, &mut sink) => end,
         _ = outbox.overflowed() => End::SlowConsumer,
         _ = drop_signal.changed() => End::Dropped,
+        () = faults.restarted(index) => End::Dropped,
     };
     session.cleanup();
     // The session is over now; the close handshake below may take up to

@@ -12,6 +12,7 @@
 //! | `{"kind":"rate_limit","per_second":10}` | global budget of requests per second, the rest get 429 / `too-many-requests` (0 clears) |
 //! | `{"kind":"drop_connections"}` | every open websocket is closed now |
 //! | `{"kind":"lose_messages","ratio":0.01,"duration_ms":5000}` | that share of stream deliveries is silently dropped (no `duration_ms`: until cleared) |
+//! | `{"kind":"restart","instance":0,"down_ms":2000}` | instance 0 restarts as a Rocket.Chat process against a persistent MongoDB: its websockets close now, and for `down_ms` every request to it (REST, `/api/info`, websocket upgrade) gets 502 as a reverse proxy answers for a down upstream; the store (users, rooms, messages, login tokens) is kept |
 //! | `{"kind":"clear"}` | every fault above is cleared |
 //!
 //! The state lives in atomics behind one `Arc`, so the per-request checks
@@ -56,6 +57,10 @@ struct Inner {
     errors_injected: AtomicU64,
     rate_limited: AtomicU64,
     deliveries_lost: AtomicU64,
+    /// Per instance: down (answering 502) until this deadline (0 = up).
+    down_until_us: Box<[AtomicU64]>,
+    /// `(restarts so far, the instance restarted last)`.
+    restart_tx: watch::Sender<(u64, usize)>,
 }
 
 /// A fault that hits a random share of events until a deadline.
@@ -126,6 +131,7 @@ impl Faults {
     pub fn new() -> Faults {
         let (drop_tx, _) = watch::channel(0);
         let (stall_tx, _) = watch::channel(0);
+        let (restart_tx, _) = watch::channel((0, 0));
         Faults {
             inner: Arc::new(Inner {
                 epoch: Instant::now(),
@@ -142,6 +148,10 @@ impl Faults {
                 errors_injected: AtomicU64::new(0),
                 rate_limited: AtomicU64::new(0),
                 deliveries_lost: AtomicU64::new(0),
+                down_until_us: (0..super::MAX_INSTANCES)
+                    .map(|_| AtomicU64::new(0))
+                    .collect(),
+                restart_tx,
             }),
         }
     }
@@ -180,7 +190,19 @@ impl Faults {
             Fault::LoseMessages { ratio, duration_ms } => {
                 set_ratio(&inner.lose, ratio, duration_ms, now)
             }
+            Fault::Restart { instance, down_ms } => {
+                if let Some(down) = inner.down_until_us.get(instance) {
+                    down.store(now + down_ms * 1000, Ordering::Release);
+                }
+                inner.restart_tx.send_modify(|(n, i)| {
+                    *n += 1;
+                    *i = instance;
+                });
+            }
             Fault::Clear => {
+                for down in &inner.down_until_us {
+                    down.store(0, Ordering::Release);
+                }
                 inner.stall_until_us.store(0, Ordering::Release);
                 inner.stall_tx.send_modify(|n| *n += 1);
                 inner.latency_ms.store(0, Ordering::Relaxed);
@@ -285,6 +307,26 @@ impl Faults {
         self.inner.drop_tx.subscribe()
     }
 
+    /// True while instance `index` is restarting (`restart` fault).
+    pub fn down(&self, index: usize) -> bool {
+        self.inner
+            .down_until_us
+            .get(index)
+            .is_some_and(|d| d.load(Ordering::Acquire) > self.now_us())
+    }
+
+    /// Resolves when instance `index` restarts (a websocket task of that
+    /// instance closes then); never for other instances' restarts.
+    pub async fn restarted(&self, index: usize) {
+        let mut rx = self.inner.restart_tx.subscribe();
+        while rx.changed().await.is_ok() {
+            if rx.borrow_and_update().1 == index {
+                return;
+            }
+        }
+        std::future::pending::<()>().await;
+    }
+
     /// Active faults and counts, for `GET /_sim/stats`.
     pub fn snapshot(&self) -> Value {
         let inner = &self.inner;
@@ -311,6 +353,7 @@ impl Faults {
                 "rate_limited": inner.rate_limited.load(Ordering::Relaxed),
                 "deliveries_lost": inner.deliveries_lost.load(Ordering::Relaxed),
                 "connection_drops": *inner.drop_tx.borrow(),
+                "restarts": inner.restart_tx.borrow().0,
             },
         })
     }
@@ -359,10 +402,15 @@ enum Fault {
         ratio: f64,
         duration_ms: Option<u64>,
     },
+    Restart {
+        instance: usize,
+        down_ms: u64,
+    },
     Clear,
 }
 
-const KINDS: &str = "stall, latency, errors, rate_limit, drop_connections, lose_messages, clear";
+const KINDS: &str =
+    "stall, latency, errors, rate_limit, drop_connections, lose_messages, restart, clear";
 
 impl Fault {
     fn parse(body: &Value) -> Result<Fault, String> {
@@ -419,6 +467,15 @@ impl Fault {
                 Fault::LoseMessages {
                     ratio: f.ratio()?,
                     duration_ms: f.millis("duration_ms")?,
+                }
+            }
+            "restart" => {
+                f.allow(&["instance", "down_ms"])?;
+                let max = super::MAX_INSTANCES as u64 - 1;
+                Fault::Restart {
+                    // Bounded by `uint`.
+                    instance: f.uint("instance", 0, max)?.unwrap_or(0) as usize,
+                    down_ms: f.millis("down_ms")?.ok_or_else(|| f.missing("down_ms"))?,
                 }
             }
             "clear" => {
@@ -681,6 +738,43 @@ mod tests {
         f.apply(&json!({"kind": "rate_limit", "per_second": 0}))
             .unwrap();
         assert!(!f.rate_limited());
+    }
+
+    #[tokio::test]
+    async fn restart_takes_one_instance_down_for_a_while() {
+        let f = Faults::new();
+        let restarted = tokio::spawn({
+            let f = f.clone();
+            async move { f.restarted(1).await }
+        });
+        tokio::task::yield_now().await;
+        f.apply(&json!({"kind": "restart", "instance": 0, "down_ms": 1000}))
+            .unwrap();
+        tokio::task::yield_now().await;
+        assert!(
+            !restarted.is_finished(),
+            "instance 1 must not see instance 0's restart"
+        );
+        f.apply(&json!({"kind": "restart", "instance": 1, "down_ms": 40}))
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(5), restarted)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(f.down(0) && f.down(1) && !f.down(2));
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert!(f.down(0) && !f.down(1));
+        f.apply(&json!({"kind": "clear"})).unwrap();
+        assert!(!f.down(0));
+        assert_eq!(f.snapshot()["counts"]["restarts"], 2);
+        let e = f
+            .apply(&json!({"kind": "restart", "instance": 0}))
+            .unwrap_err();
+        assert!(e.contains("down_ms"), "{e}");
+        let e = f
+            .apply(&json!({"kind": "restart", "instance": 999, "down_ms": 1}))
+            .unwrap_err();
+        assert!(e.contains("instance"), "{e}");
     }
 
     #[tokio::test]

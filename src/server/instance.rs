@@ -29,9 +29,29 @@ pub fn router(inst: Arc<Instance>) -> Router {
         .route("/api/v1/{*endpoint}", any(rest::endpoint))
         .route("/websocket", get(ddp::upgrade))
         .fallback(rest::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            inst.clone(),
+            restarting,
+        ))
         .with_state(inst)
         // Outside the fault gate: a stalled server must still take the fault that clears it.
         .merge(sim::router(sim_state))
+}
+
+/// While the instance restarts (`restart` fault), every request gets 502
+/// with Rocket.Chat's error shape, as a reverse proxy answers for a down
+/// upstream.
+async fn restarting(
+    axum::extract::State(inst): axum::extract::State<Arc<Instance>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if inst.shared.faults.down(inst.index) {
+        let body = serde_json::json!({"success": false, "error": "the instance is restarting"});
+        return (axum::http::StatusCode::BAD_GATEWAY, axum::Json(body)).into_response();
+    }
+    next.run(request).await
 }
 
 /// Starts instance `index` on `listener`; reports on `ready` once serving.

@@ -23,6 +23,20 @@ pub fn rocketload(args: &[&str]) -> Output {
     out
 }
 
+/// Each case (extra flags, a fragment of the expected message) exits 2
+/// and writes nothing to `out`: refused before any load.
+pub fn refused(base: &[&str], out: &Path, cases: &[(&[&str], &str)]) {
+    for (extra, expected) in cases {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        let r = rocketload(&args);
+        assert_eq!(r.status.code(), Some(2), "{extra:?}");
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert!(stderr.contains(expected), "{extra:?}: {stderr}");
+        assert!(!out.exists(), "{extra:?} wrote results");
+    }
+}
+
 /// A scratch directory, removed at the end.
 pub struct Workdir(pub PathBuf);
 
