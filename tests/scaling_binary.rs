@@ -172,6 +172,12 @@ fn assert_recovered(out: &std::path::Path, down_s: f64) -> serde_json::Value {
     // The run's own summary has it too.
     let dir = out.join(set["runs"][0]["dir"].as_str().unwrap());
     assert_eq!(json(&dir.join("summary.json"))["recovery"], *r);
+    let report = rocketload(&["report", dir.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&report.stdout);
+    assert!(
+        text.contains("recovery:") && text.contains("dropped sessions resumed"),
+        "{text}"
+    );
     r.clone()
 }
 

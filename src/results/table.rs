@@ -156,6 +156,9 @@ pub fn print_summary(summary: &Summary, w: &mut dyn Write) -> io::Result<()> {
         }
         writeln!(w, "  {}", thresholds_verdict(&summary.thresholds))?;
     }
+    if let Some(r) = &summary.recovery {
+        writeln!(w, "\n  recovery: {}", r.describe())?;
+    }
     // Only a saturated generator is loud: it invalidates the figures.
     for note in &summary.notes {
         let mark = if note.is_saturation() { "!!!" } else { "note:" };
