@@ -100,6 +100,64 @@ fn finds_the_computed_capacity_and_names_the_slo_that_bound_it() {
     assert!(stdout.contains("bracket:"), "{stdout}");
 }
 
+/// The open model: arrivals/s, each one message; `sendMessage` costs 4 ms,
+/// so one instance serves 250 arrivals/s.
+const OPEN: &str = r#"
+name: capacity-open
+seed: 21
+server:
+  cost: { sendMessage: 4ms }
+users: { count: 300, prefix: op-, password: op-pass-1, provision: register }
+rooms: { count: 150, prefix: op-room-, members_per_room: 2 }
+load: { model: open, rate: 10, duration: 10s, max_vus: 300, max_queue: 2s }
+timeout: 10s
+behaviours:
+  - name: sender
+    setup:
+      - login: { via: ddp }
+    steps:
+      - send_message: { room: random, via: ddp, size: 50 }
+"#;
+
+#[test]
+fn an_open_scenario_searches_arrivals_per_second() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let w = Workdir::new("capacity-open");
+    let scenario = w.file("open.yaml", OPEN);
+    let out = w.out();
+    let r = rocketload(&[
+        "capacity",
+        scenario.to_str().unwrap(),
+        "--slo",
+        "ddp.method.sendMessage p95<50ms",
+        "--min",
+        "150",
+        "--max",
+        "400",
+        "--hold",
+        "4s",
+        "--settle",
+        "2s",
+        "--repeats",
+        "0",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(r.status.code(), Some(0));
+    let c = json(&out.join("capacity.json"));
+    assert_eq!(
+        (&c["verdict"], &c["unit"]),
+        (&"found".into(), &"arrivals_per_s".into()),
+        "{c:#}"
+    );
+    let capacity = c["capacity"].as_f64().unwrap();
+    assert!(
+        (capacity - 250.0).abs() <= 37.5,
+        "capacity {capacity}/s, computed 250/s (within 15 %)"
+    );
+}
+
 #[test]
 fn a_max_below_the_capacity_is_not_found_and_says_the_slos_held() {
     let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());

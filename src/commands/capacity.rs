@@ -84,7 +84,7 @@ pub fn run(args: CapacityArgs) -> u8 {
     if let Some(e) = &error {
         report_error(e);
     }
-    print_result(&capacity, &cfg);
+    print_result(&capacity, &cfg, model);
     let file = cfg.out.join(outcome::FILE);
     let written = write_json(&file, &capacity);
     println!(
@@ -292,7 +292,7 @@ impl Observer for Table {
     fn step(&mut self, s: &Step, _so_far: &Capacity) {
         let widths = self.widths();
         if !std::mem::replace(&mut self.printed_header, true) {
-            let mut line = format!("{:>4}  {:>14}  {:<7}", "step", "load", "verdict");
+            let mut line = format!("{:>4}  {:>18}  {:<7}", "step", "load", "verdict");
             for (slo, w) in self.slos.iter().zip(&widths) {
                 line.push_str(&format!("  {:>w$}", slo.to_string()));
             }
@@ -305,7 +305,7 @@ impl Observer for Table {
             StepVerdict::Void => "void",
         };
         let load = format!("{} {}", fmt_load(s.load), unit_label(self.model));
-        let mut line = format!("{:>4}  {load:>14}  {verdict:<7}", s.index);
+        let mut line = format!("{:>4}  {load:>18}  {verdict:<7}", s.index);
         for ((slo, r), w) in self.slos.iter().zip(&s.slos).zip(&widths) {
             let mark = if r.passed { "" } else { " x" };
             line.push_str(&format!("  {:>w$}", format!("{}{mark}", r.value_text(slo))));
@@ -321,7 +321,7 @@ impl Observer for Table {
 }
 
 /// The answer, the bracket, what bound it, the sizing and the model.
-fn print_result(c: &Capacity, cfg: &Config) {
+fn print_result(c: &Capacity, cfg: &Config, model: Model) {
     println!();
     println!("{}", c.summary);
     if let (Some(low), Some(high)) = (c.low, c.high) {
@@ -329,7 +329,7 @@ fn print_result(c: &Capacity, cfg: &Config) {
             "bracket: [{}, {}] {} ({:.1}% wide; resolution {}%, {} repeat(s) per boundary)",
             fmt_load(low),
             fmt_load(high),
-            c.unit,
+            unit_label(model),
             (high - low) / low * 100.0,
             cfg.bounds.resolution * 100.0,
             cfg.bounds.repeats
@@ -342,7 +342,7 @@ fn print_result(c: &Capacity, cfg: &Config) {
     }
     if let Some(u) = &c.usl {
         let peak = match (u.peak_load, u.peak_throughput) {
-            (Some(n), Some(x)) => format!("peak {x:.1} ops/s at {n:.0} {}", c.unit),
+            (Some(n), Some(x)) => format!("peak {x:.1} ops/s at {n:.0} {}", unit_label(model)),
             _ => "no peak (throughput only flattens)".into(),
         };
         println!(
