@@ -281,3 +281,46 @@ fn restart_flags_that_cannot_apply_are_refused() {
     ];
     common::refused(&["scaling", s, "--out", o], &out, cases);
 }
+
+#[test]
+fn a_restart_the_scenario_schedules_is_measured_in_a_plain_run() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let w = Workdir::new("run-restart");
+    let scheduled = CHATTER.replace(
+        "load:",
+        "server:\n  faults:\n    - { at: 3s, kind: restart, down_ms: 1500 }\nload:",
+    );
+    let scenario = w.scenario(&scheduled);
+    let out = w.out();
+    let r = rocketload(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--duration",
+        "9s",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(r.status.code(), Some(0));
+    let rec = &json(&out.join("summary.json"))["recovery"];
+    assert_eq!(
+        rec["restart"], "embedded instance 0, down 1s 500ms",
+        "{rec:#}"
+    );
+    assert_eq!(rec["disconnected"], rec["reconnected"]);
+    assert_eq!(rec["disconnected"], 20);
+    assert!(rec["api_back_s"].as_f64().unwrap() >= 1.3, "{rec:#}");
+    // An instance the server does not have is refused before any load.
+    let bad = w.file(
+        "bad.yaml",
+        &scheduled.replace("kind: restart,", "kind: restart, instance: 3,"),
+    );
+    let r = rocketload(&[
+        "run",
+        bad.to_str().unwrap(),
+        "--out",
+        w.path("bad").to_str().unwrap(),
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("restart of instance 3"));
+}

@@ -434,6 +434,7 @@ fn every_fault_kind_round_trips_through_the_server() {
         "{ at: 1s, kind: rate_limit, per_second: 10 }",
         "{ at: 1s, kind: drop_connections }",
         "{ at: 1s, kind: lose_messages, ratio: 0.01, duration_ms: 3600000 }",
+        "{ at: 1s, kind: restart, instance: 1, down_ms: 1500 }",
         "{ at: 2s, kind: clear }",
     ]);
     let s = load_str(&text, "t.yaml", &no_env).expect("every kind loads");
@@ -454,6 +455,7 @@ fn every_fault_kind_round_trips_through_the_server() {
             "rate_limit",
             "drop_connections",
             "lose_messages",
+            "restart",
             "clear"
         ]
     );
@@ -486,6 +488,10 @@ fn every_fault_kind_round_trips_through_the_server() {
                 assert_eq!(snap["lose_messages"]["ratio"], *ratio)
             }
             Fault::DropConnections => assert_eq!(snap["counts"]["connection_drops"], 1),
+            Fault::Restart { instance, .. } => {
+                assert_eq!(snap["counts"]["restarts"], 1);
+                assert!(live.down(*instance) && !live.down(0));
+            }
             Fault::Clear => {
                 assert_eq!(snap["latency_ms"], 0);
                 assert!(snap["errors"].is_null() && snap["lose_messages"].is_null());

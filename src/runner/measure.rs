@@ -23,7 +23,7 @@ use crate::results::{
     RunWriter, ShardRef, ShardTiming, Summary, SummaryParts, Tick, Tool, Totals, evaluate,
     read_intervals,
 };
-use crate::scenario::Scenario;
+use crate::scenario::{Fault, Scenario};
 use crate::server::Server;
 
 /// What one measurement changes on the prepared run.
@@ -153,8 +153,19 @@ impl Prepared {
                 }
             })
         };
-        let faults = schedule_faults(&self.scenario, self.server.as_ref());
-        let armed = m.restart.as_ref().map(|r| {
+        // A restart the scenario schedules is measured like --restart-after
+        // (the first one, unless the caller restarts itself).
+        let scheduled = match &m.restart {
+            Some(_) => None,
+            None => scheduled_restart(&self.scenario, self.server.as_ref()),
+        };
+        let faults = schedule_faults(
+            &self.scenario,
+            self.server.as_ref(),
+            scheduled.as_ref().map(|(i, _)| *i),
+        );
+        let restart = m.restart.clone().or(scheduled.map(|(_, r)| r));
+        let armed = restart.as_ref().map(|r| {
             let url = match r.how {
                 RestartHow::Embedded { instance, .. } => plan.targets.get(instance),
                 RestartHow::Command(_) => plan.targets.first(),
@@ -396,12 +407,44 @@ fn run_notes(report: &Result<EngineReport, EngineError>, interrupted: bool) -> V
     notes
 }
 
-/// Applies the scenario's scheduled faults to the embedded server.
+/// The first `restart` the scenario schedules on the embedded server, with
+/// its place in the list.
+fn scheduled_restart(scenario: &Scenario, server: Option<&Server>) -> Option<(usize, Restart)> {
+    server?;
+    scenario
+        .server
+        .as_ref()?
+        .faults
+        .iter()
+        .enumerate()
+        .find_map(|(i, f)| match f.fault {
+            Fault::Restart { instance, down } => Some((
+                i,
+                Restart {
+                    after: f.at,
+                    how: RestartHow::Embedded { instance, down },
+                },
+            )),
+            _ => None,
+        })
+}
+
+/// Applies the scenario's scheduled faults to the embedded server, but
+/// the one at `skip` (a restart measured on its own).
 fn schedule_faults(
     scenario: &Scenario,
     server: Option<&Server>,
+    skip: Option<usize>,
 ) -> Option<tokio::task::JoinHandle<()>> {
-    let faults = scenario.server.as_ref()?.faults.clone();
+    let faults: Vec<_> = scenario
+        .server
+        .as_ref()?
+        .faults
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != skip)
+        .map(|(_, f)| f.clone())
+        .collect();
     let server = server?.faults();
     if faults.is_empty() {
         return None;

@@ -237,7 +237,16 @@ fn start_embedded(scenario: &Scenario, instances: Option<usize>) -> Result<Serve
         cfg.rate_limits = block.rate_limits;
         // Reject a bad fault now rather than in the middle of the run.
         let check = server::faults::Faults::new();
+        let count = instances.unwrap_or(cfg.instances);
         for (i, f) in block.faults.iter().enumerate() {
+            if let crate::scenario::Fault::Restart { instance, .. } = f.fault
+                && instance >= count
+            {
+                return Err(format!(
+                    "server.faults[{i}]: restart of instance {instance}, but the server has {count} (0..={})",
+                    count - 1
+                ));
+            }
             check
                 .apply(&f.fault.to_body())
                 .map_err(|e| format!("server.faults[{i}]: {e}"))?;

@@ -14,6 +14,7 @@
 //! | `rate_limit` | `per_second` (required, 0..=4294967295) |
 //! | `drop_connections` | none |
 //! | `lose_messages` | `ratio` (required), `duration_ms` |
+//! | `restart` | `down_ms` (required), `instance` (0..=255, default 0) |
 //! | `clear` | none |
 //!
 //! Milliseconds are whole numbers up to one hour (3600000), ratios numbers
@@ -63,6 +64,9 @@ pub enum Fault {
         ratio: f64,
         duration: Option<Duration>,
     },
+    /// One instance restarts: its sessions drop, it answers 502 for
+    /// `down`, the store is kept. The run measures the recovery.
+    Restart { instance: usize, down: Duration },
     /// Every fault above is cleared.
     Clear,
 }
@@ -81,6 +85,7 @@ impl Fault {
             Fault::RateLimit { .. } => FaultKind::RateLimit,
             Fault::DropConnections => FaultKind::DropConnections,
             Fault::LoseMessages { .. } => FaultKind::LoseMessages,
+            Fault::Restart { .. } => FaultKind::Restart,
             Fault::Clear => FaultKind::Clear,
         }
     }
@@ -95,6 +100,9 @@ impl Fault {
             Fault::Errors { status, ratio, .. } => json!({"status": status, "ratio": ratio}),
             Fault::RateLimit { per_second } => json!({"per_second": per_second}),
             Fault::LoseMessages { ratio, .. } => json!({"ratio": ratio}),
+            Fault::Restart { instance, down } => {
+                json!({"instance": instance, "down_ms": ms(down)})
+            }
             Fault::DropConnections | Fault::Clear => json!({}),
         };
         if let Fault::Errors {
@@ -122,6 +130,7 @@ enum FaultKind {
     RateLimit,
     DropConnections,
     LoseMessages,
+    Restart,
     Clear,
 }
 
@@ -134,6 +143,7 @@ impl FaultKind {
             FaultKind::RateLimit => "rate_limit",
             FaultKind::DropConnections => "drop_connections",
             FaultKind::LoseMessages => "lose_messages",
+            FaultKind::Restart => "restart",
             FaultKind::Clear => "clear",
         }
     }
@@ -146,6 +156,7 @@ impl FaultKind {
             FaultKind::Errors => &["at", "kind", "status", "ratio", "duration_ms"],
             FaultKind::RateLimit => &["at", "kind", "per_second"],
             FaultKind::LoseMessages => &["at", "kind", "ratio", "duration_ms"],
+            FaultKind::Restart => &["at", "kind", "down_ms", "instance"],
             FaultKind::DropConnections | FaultKind::Clear => &["at", "kind"],
         }
     }
@@ -170,6 +181,8 @@ const ALL_KEYS: &[&str] = &[
     "status",
     "ratio",
     "per_second",
+    "down_ms",
+    "instance",
 ];
 
 #[derive(Clone, Copy, PartialEq)]
@@ -181,6 +194,8 @@ enum Key {
     Status,
     Ratio,
     PerSecond,
+    DownMs,
+    Instance,
 }
 
 impl Key {
@@ -193,6 +208,8 @@ impl Key {
             Key::Status => "status",
             Key::Ratio => "ratio",
             Key::PerSecond => "per_second",
+            Key::DownMs => "down_ms",
+            Key::Instance => "instance",
         }
     }
 
@@ -205,6 +222,8 @@ impl Key {
             Key::Status,
             Key::Ratio,
             Key::PerSecond,
+            Key::DownMs,
+            Key::Instance,
         ]
         .into_iter()
         .find(|k| k.name() == name)
@@ -290,6 +309,19 @@ impl<'de> Deserialize<'de> for Millis {
             what: "milliseconds, 1 hour at most",
         })
         .map(Millis)
+    }
+}
+
+/// An instance index, as the server bounds it (0..=255).
+struct InstanceIndex(u64);
+
+impl<'de> Deserialize<'de> for InstanceIndex {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<InstanceIndex, D::Error> {
+        d.deserialize_any(Bounded {
+            max: 255,
+            what: "an instance index",
+        })
+        .map(InstanceIndex)
     }
 }
 
@@ -395,6 +427,8 @@ struct Given {
     status: Option<u16>,
     ratio: Option<f64>,
     per_second: Option<u32>,
+    down_ms: Option<u64>,
+    instance: Option<u64>,
 }
 
 impl Given {
@@ -407,6 +441,8 @@ impl Given {
             Key::Status => self.status.is_some(),
             Key::Ratio => self.ratio.is_some(),
             Key::PerSecond => self.per_second.is_some(),
+            Key::DownMs => self.down_ms.is_some(),
+            Key::Instance => self.instance.is_some(),
         }
     }
 }
@@ -437,11 +473,13 @@ impl<'de> Visitor<'de> for FaultVisitor {
                 Key::Status => g.status = Some(map.next_value::<Status>()?.0),
                 Key::Ratio => g.ratio = Some(map.next_value::<Ratio>()?.0),
                 Key::PerSecond => g.per_second = Some(map.next_value::<PerSecond>()?.0),
+                Key::DownMs => g.down_ms = Some(map.next_value::<Millis>()?.0),
+                Key::Instance => g.instance = Some(map.next_value::<InstanceIndex>()?.0),
             }
         }
         let Some(kind) = g.kind else {
             return Err(A::Error::custom(
-                "missing key `kind`: one of `stall`, `latency`, `errors`, `rate_limit`, `drop_connections`, `lose_messages`, `clear`",
+                "missing key `kind`: one of `stall`, `latency`, `errors`, `rate_limit`, `drop_connections`, `lose_messages`, `restart`, `clear`",
             ));
         };
         let Some(at) = g.at else {
@@ -454,6 +492,8 @@ impl<'de> Visitor<'de> for FaultVisitor {
             Key::Status,
             Key::Ratio,
             Key::PerSecond,
+            Key::DownMs,
+            Key::Instance,
         ]
         .into_iter()
         .find(|k| g.has(*k) && !kind.keys().contains(&k.name()));
@@ -489,6 +529,11 @@ impl<'de> Visitor<'de> for FaultVisitor {
             FaultKind::LoseMessages => Fault::LoseMessages {
                 ratio: g.ratio.ok_or_else(|| missing("ratio"))?,
                 duration: ms(g.duration_ms),
+            },
+            FaultKind::Restart => Fault::Restart {
+                // Bounded to 0..=255 when read.
+                instance: g.instance.unwrap_or(0) as usize,
+                down: Duration::from_millis(g.down_ms.ok_or_else(|| missing("down_ms"))?),
             },
             FaultKind::Clear => Fault::Clear,
         };
@@ -537,6 +582,14 @@ mod tests {
             (
                 "{at: 1s, kind: drop_connections}",
                 json!({"kind": "drop_connections"}),
+            ),
+            (
+                "{at: 1s, kind: restart, down_ms: 2000}",
+                json!({"kind": "restart", "instance": 0, "down_ms": 2000}),
+            ),
+            (
+                "{at: 1s, kind: restart, instance: 1, down_ms: 0}",
+                json!({"kind": "restart", "instance": 1, "down_ms": 0}),
             ),
             (
                 "{duration_ms: 5000, ratio: 0.01, kind: lose_messages, at: 1s}",
