@@ -34,20 +34,25 @@ behaviours:
 
 const SLO: &str = "ddp.method.sendMessage p95<100ms";
 
-fn search(w: &Workdir, extra: &[&str]) -> (std::process::Output, serde_json::Value) {
-    let scenario = w.scenario(KNOWN);
+/// `rocketload capacity` of `yaml` under `slo`, each step settling 2 s and
+/// held 4 s; the output and `capacity.json` (null when not written).
+fn search(
+    w: &Workdir,
+    yaml: &str,
+    slo: &str,
+    extra: &[&str],
+) -> (std::process::Output, serde_json::Value) {
+    let scenario = w.scenario(yaml);
     let out = w.out();
     let mut args = vec![
         "capacity",
         scenario.to_str().unwrap(),
         "--slo",
-        SLO,
+        slo,
         "--hold",
         "4s",
         "--settle",
         "2s",
-        "--repeats",
-        "1",
         "--out",
         out.to_str().unwrap(),
         "--quiet",
@@ -67,7 +72,12 @@ fn search(w: &Workdir, extra: &[&str]) -> (std::process::Output, serde_json::Val
 fn finds_the_computed_capacity_and_names_the_slo_that_bound_it() {
     let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let w = Workdir::new("capacity-known");
-    let (out, c) = search(&w, &["--min", "200", "--max", "1000"]);
+    let (out, c) = search(
+        &w,
+        KNOWN,
+        SLO,
+        &["--min", "200", "--max", "1000", "--repeats", "1"],
+    );
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(c["verdict"], "found", "{c:#}");
     assert_eq!(c["unit"], "vus");
@@ -123,29 +133,13 @@ behaviours:
 fn an_open_scenario_searches_arrivals_per_second() {
     let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let w = Workdir::new("capacity-open");
-    let scenario = w.file("open.yaml", OPEN);
-    let out = w.out();
-    let r = rocketload(&[
-        "capacity",
-        scenario.to_str().unwrap(),
-        "--slo",
+    let (r, c) = search(
+        &w,
+        OPEN,
         "ddp.method.sendMessage p95<50ms",
-        "--min",
-        "150",
-        "--max",
-        "400",
-        "--hold",
-        "4s",
-        "--settle",
-        "2s",
-        "--repeats",
-        "0",
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ]);
+        &["--min", "150", "--max", "400", "--repeats", "0"],
+    );
     assert_eq!(r.status.code(), Some(0));
-    let c = json(&out.join("capacity.json"));
     assert_eq!(
         (&c["verdict"], &c["unit"]),
         (&"found".into(), &"arrivals_per_s".into()),
@@ -162,7 +156,12 @@ fn an_open_scenario_searches_arrivals_per_second() {
 fn a_max_below_the_capacity_is_not_found_and_says_the_slos_held() {
     let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let w = Workdir::new("capacity-max");
-    let (out, c) = search(&w, &["--min", "150", "--max", "300"]);
+    let (out, c) = search(
+        &w,
+        KNOWN,
+        SLO,
+        &["--min", "150", "--max", "300", "--repeats", "1"],
+    );
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(c["verdict"], "not_found", "{c:#}");
     assert!(c["capacity"].is_null());

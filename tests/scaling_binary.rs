@@ -296,7 +296,7 @@ fn a_restart_the_scenario_schedules_is_measured_in_a_plain_run() {
         "run",
         scenario.to_str().unwrap(),
         "--duration",
-        "9s",
+        "12s",
         "--out",
         out.to_str().unwrap(),
         "--quiet",

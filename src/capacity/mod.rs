@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use crate::compare::stats::median;
 use crate::results::IntervalSink;
 use crate::runner::{Measure, Prepared, RunError, stop_on_signal, stopped};
 use crate::scenario::{Model, Slo};
@@ -66,9 +67,8 @@ pub fn unit_label(model: Model) -> &'static str {
 pub trait Observer {
     /// The interval sinks of step `index` (e.g. a progress line).
     fn sinks(&mut self, index: usize, load: f64) -> Vec<Box<dyn IntervalSink>>;
-    /// A step ended; `so_far` is the search as it stands (also written to
-    /// `capacity.json`).
-    fn step(&mut self, step: &Step, so_far: &Capacity);
+    /// A step ended (`capacity.json` has been rewritten with it).
+    fn step(&mut self, step: &Step);
 }
 
 /// Runs the search on a prepared target. Ctrl-C ends it after the step in
@@ -121,7 +121,7 @@ pub async fn run(
                 let so_far = assemble(prepared, cfg, &steps, None, started, false);
                 write(&cfg.out, &so_far);
                 if let Some(s) = steps.last() {
-                    observer.step(s, &so_far);
+                    observer.step(s);
                 }
             }
             Err(Halt::Interrupted(s)) => {
@@ -252,14 +252,13 @@ fn usl_of(steps: &[Step]) -> Option<usl::UslFit> {
     loads.dedup();
     let points: Vec<(f64, f64)> = loads
         .iter()
-        .map(|&l| {
-            let mut x: Vec<f64> = steps
+        .filter_map(|&l| {
+            let x: Vec<f64> = steps
                 .iter()
                 .filter(|s| s.load == l && s.verdict != search::StepVerdict::Void)
                 .map(|s| s.throughput_per_s)
                 .collect();
-            x.sort_by(f64::total_cmp);
-            (l, x[x.len() / 2])
+            median(&x).map(|m| (l, m))
         })
         .collect();
     match usl::fit(&points) {

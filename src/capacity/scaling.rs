@@ -17,6 +17,7 @@ use super::outcome::fmt_load;
 use super::search::StepVerdict;
 use super::step::{self, Figures, Halt, Step, StepPlan};
 use super::{Capacity, Config, Verdict};
+use crate::compare::stats::median;
 use crate::results::{IntervalSink, Recovery, TargetInfo};
 use crate::runner::{Measure, Prepared, Restart, RunError};
 use crate::scenario::Slo;
@@ -105,8 +106,7 @@ pub struct Scaling {
     pub seed: u64,
     /// `local` (embedded instances) or `sets` (external deployments).
     pub mode: String,
-    /// `throughput` (fixed load) or `capacity`.
-    pub judged_by: String,
+    pub judged_by: JudgedBy,
     pub unit: String,
     /// The fixed load, if that was the method.
     pub load: Option<f64>,
@@ -119,6 +119,25 @@ pub struct Scaling {
     pub verdict: String,
     pub interrupted: bool,
     pub elapsed_s: f64,
+}
+
+/// The figure sets are compared by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JudgedBy {
+    /// Completed operations per second at the fixed load.
+    Throughput,
+    /// The capacity each set's search found.
+    Capacity,
+}
+
+impl std::fmt::Display for JudgedBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            JudgedBy::Throughput => "throughput",
+            JudgedBy::Capacity => "capacity",
+        })
+    }
 }
 
 /// What the caller sees while the experiment runs.
@@ -233,19 +252,19 @@ pub async fn run(
         .zip(runs)
         .map(|((spec, prepared), runs)| set_result(spec, prepared.target.clone(), runs))
         .collect();
-    let results = with_efficiency(results);
-    let first = sets.first().map(|(_, p)| p);
     let judged_by = match method {
-        Method::Fixed { .. } => "throughput",
-        Method::Capacity(_) => "capacity",
+        Method::Fixed { .. } => JudgedBy::Throughput,
+        Method::Capacity(_) => JudgedBy::Capacity,
     };
+    let results = with_efficiency(results, judged_by);
+    let first = sets.first().map(|(_, p)| p);
     let scaling = Scaling {
         schema: SCHEMA,
         scenario: first.map(|p| p.scenario.name.clone()).unwrap_or_default(),
         scenario_sha256: first.map(|p| p.scenario_sha256.clone()).unwrap_or_default(),
         seed: first.map_or(0, |p| p.seed),
         mode: header.mode.clone(),
-        judged_by: judged_by.into(),
+        judged_by,
         unit: header.unit.clone(),
         load: match method {
             Method::Fixed { load, .. } => Some(*load),
@@ -273,7 +292,7 @@ impl super::Observer for Steps<'_> {
         self.inner.sinks()
     }
 
-    fn step(&mut self, step: &Step, _so_far: &Capacity) {
+    fn step(&mut self, step: &Step) {
         self.inner.search_step(self.set, step);
     }
 }
@@ -302,19 +321,6 @@ fn search_run(round: u32, dir: PathBuf, c: &Capacity) -> SetRun {
     }
 }
 
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
-}
-
 fn set_result(spec: &SetSpec, target: TargetInfo, runs: Vec<SetRun>) -> SetResult {
     let figures: Vec<f64> = runs.iter().filter_map(|r| r.figure).collect();
     let spread = figures
@@ -323,7 +329,7 @@ fn set_result(spec: &SetSpec, target: TargetInfo, runs: Vec<SetRun>) -> SetResul
         .fold(None, |acc: Option<(f64, f64)>, x| {
             Some(acc.map_or((x, x), |(lo, hi)| (lo.min(x), hi.max(x))))
         });
-    let figure = median(figures);
+    let figure = median(&figures);
     let middle = figure.and_then(|m| {
         runs.iter().filter(|r| r.figure.is_some()).min_by(|a, b| {
             let d = |r: &SetRun| (r.figure.unwrap_or(f64::NAN) - m).abs();
@@ -332,16 +338,17 @@ fn set_result(spec: &SetSpec, target: TargetInfo, runs: Vec<SetRun>) -> SetResul
     });
     let searched = runs.iter().any(|r| r.verdict.is_some());
     let capacity = if searched && runs.iter().all(|r| r.capacity.is_some()) {
-        median(runs.iter().filter_map(|r| r.capacity).collect())
+        median(&runs.iter().filter_map(|r| r.capacity).collect::<Vec<_>>())
     } else {
         None
     };
     let throughput = median(
-        runs.iter()
+        &runs
+            .iter()
             .filter_map(|r| r.step.as_ref())
             .filter(|s| s.verdict != StepVerdict::Void)
             .map(|s| s.throughput_per_s)
-            .collect(),
+            .collect::<Vec<_>>(),
     );
     SetResult {
         spec: spec.clone(),
@@ -375,20 +382,19 @@ fn is_void(r: &SetRun) -> bool {
 }
 
 /// The figure a set is judged by.
-fn figure(s: &SetResult) -> Option<f64> {
-    if s.runs.iter().any(|r| r.verdict.is_some()) {
-        s.capacity
-    } else {
-        s.throughput_per_s
+pub fn figure(s: &SetResult, by: JudgedBy) -> Option<f64> {
+    match by {
+        JudgedBy::Capacity => s.capacity,
+        JudgedBy::Throughput => s.throughput_per_s,
     }
 }
 
-fn with_efficiency(mut sets: Vec<SetResult>) -> Vec<SetResult> {
+fn with_efficiency(mut sets: Vec<SetResult>, by: JudgedBy) -> Vec<SetResult> {
     let base = sets
         .first()
-        .and_then(|s| figure(s).map(|f| f / f64::from(s.spec.instances.max(1))));
+        .and_then(|s| figure(s, by).map(|f| f / f64::from(s.spec.instances.max(1))));
     for s in &mut sets {
-        s.efficiency = match (base, figure(s)) {
+        s.efficiency = match (base, figure(s, by)) {
             (Some(b), Some(f)) if b > 0.0 => Some(f / f64::from(s.spec.instances.max(1)) / b),
             _ => None,
         };
@@ -398,7 +404,8 @@ fn with_efficiency(mut sets: Vec<SetResult>) -> Vec<SetResult> {
 
 /// The verdict in words: each set against the first, and where adding
 /// instances stopped paying.
-pub fn verdict(sets: &[SetResult], judged_by: &str, header: &Header) -> String {
+pub fn verdict(sets: &[SetResult], judged_by: JudgedBy, header: &Header) -> String {
+    let figure = |s: &SetResult| figure(s, judged_by);
     let Some(first) = sets.first() else {
         return "no set was measured".into();
     };
@@ -463,7 +470,7 @@ pub fn verdict(sets: &[SetResult], judged_by: &str, header: &Header) -> String {
         && sets
             .iter()
             .all(|s| figure(s).is_some_and(|f| (f / base - 1.0).abs() < NO_GAIN));
-    if same && judged_by == "throughput" {
+    if same && judged_by == JudgedBy::Throughput {
         parts.push(
             "every set carried the same throughput: the offered load may be below the first set's capacity \
              (raise --vus/--rate, or search each with --capacity)"
@@ -527,18 +534,21 @@ mod tests {
 
     #[test]
     fn efficiency_is_per_instance_against_the_first_set() {
-        let sets = with_efficiency(vec![
-            set("1", 1, Some(100.0)),
-            set("2", 2, Some(190.0)),
-            set("3", 3, Some(195.0)),
-        ]);
+        let sets = with_efficiency(
+            vec![
+                set("1", 1, Some(100.0)),
+                set("2", 2, Some(190.0)),
+                set("3", 3, Some(195.0)),
+            ],
+            JudgedBy::Throughput,
+        );
         let e: Vec<f64> = sets.iter().map(|s| s.efficiency.unwrap()).collect();
         assert!(
             (e[0] - 1.0).abs() < 1e-12
                 && (e[1] - 0.95).abs() < 1e-12
                 && (e[2] - 0.65).abs() < 1e-12
         );
-        let v = verdict(&sets, "throughput", &local());
+        let v = verdict(&sets, JudgedBy::Throughput, &local());
         assert!(
             v.contains(
                 "2 (2 instances) carries 1.90x the throughput of 1 (1 instance): 95% efficiency"
@@ -557,13 +567,13 @@ mod tests {
 
     #[test]
     fn same_shapes_compare_as_ratios() {
-        let sets = with_efficiency(vec![
-            set("vm", 1, Some(100.0)),
-            set("container", 1, Some(97.0)),
-        ]);
+        let sets = with_efficiency(
+            vec![set("vm", 1, Some(100.0)), set("container", 1, Some(97.0))],
+            JudgedBy::Throughput,
+        );
         let v = verdict(
             &sets,
-            "throughput",
+            JudgedBy::Throughput,
             &Header {
                 mode: "sets".into(),
                 ..LOCAL
@@ -579,24 +589,17 @@ mod tests {
     fn a_set_without_a_figure_is_named_not_guessed() {
         let mut void = set("2", 2, None);
         void.void_runs = 1;
-        let sets = with_efficiency(vec![set("1", 1, Some(100.0)), void]);
-        let v = verdict(&sets, "throughput", &local());
+        let sets = with_efficiency(vec![set("1", 1, Some(100.0)), void], JudgedBy::Throughput);
+        let v = verdict(&sets, JudgedBy::Throughput, &local());
         assert!(
             v.contains("2: no throughput measured (1 void run(s))"),
             "{v}"
         );
         let v = verdict(
-            &with_efficiency(vec![set("1", 1, None)]),
-            "throughput",
+            &with_efficiency(vec![set("1", 1, None)], JudgedBy::Throughput),
+            JudgedBy::Throughput,
             &local(),
         );
         assert!(v.starts_with("no verdict"), "{v}");
-    }
-
-    #[test]
-    fn medians() {
-        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
-        assert_eq!(median(vec![4.0, 1.0]), Some(2.5));
-        assert_eq!(median(Vec::new()), None);
     }
 }

@@ -79,18 +79,9 @@ fn values(slo: &Slo, held: &Totals) -> Vec<(String, f64)> {
         SloStat::ErrorRate => matching()
             .filter_map(|(name, m)| error_rate(m).map(|r| (name.clone(), r)))
             .collect(),
-        SloStat::Ratio => {
-            let Some((base, adds)) = against(&slo.pattern) else {
-                return Vec::new();
-            };
-            let n = counter(&slo.pattern);
-            let of =
-                held.metrics.get(base).map_or(0, MetricInterval::count) + if adds { n } else { 0 };
-            if of == 0 {
-                return Vec::new();
-            }
-            vec![(slo.pattern.clone(), n as f64 / of as f64)]
-        }
+        SloStat::Ratio => counter_ratio(&slo.pattern, held)
+            .map(|r| vec![(slo.pattern.clone(), r)])
+            .unwrap_or_default(),
         SloStat::Count => vec![(slo.pattern.clone(), counter(&slo.pattern) as f64)],
     }
 }
@@ -103,6 +94,15 @@ pub fn significant(v: f64) -> f64 {
     }
     let scale = 10f64.powi(2 - v.abs().log10().floor() as i32);
     (v * scale).round() / scale
+}
+
+/// A counter over what it counts against (lost over expected deliveries,
+/// dropped over arrivals); `None` when there is nothing to divide by.
+pub fn counter_ratio(counter: &str, held: &Totals) -> Option<f64> {
+    let (base, adds) = against(counter)?;
+    let n = held.counters.get(counter).copied().unwrap_or(0);
+    let of = held.metrics.get(base).map_or(0, MetricInterval::count) + if adds { n } else { 0 };
+    (of > 0).then(|| n as f64 / of as f64)
 }
 
 fn error_rate(m: &MetricInterval) -> Option<f64> {

@@ -11,11 +11,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::search::StepVerdict;
-use super::slo::{SloResult, evaluate};
+use super::slo::{SloResult, counter_ratio, evaluate};
 use crate::engine::Overrides;
-use crate::metrics::MetricInterval;
 use crate::metrics::histogram::quantile_ms;
-use crate::metrics::names::{ITERATIONS, ITERATIONS_DROPPED, VUS_ACTIVE, is_generator};
+use crate::metrics::names::{ITERATIONS_DROPPED, VUS_ACTIVE, is_generator};
+use crate::metrics::{ErrorClass, MetricInterval};
 use crate::results::{IntervalSink, NoteKind, Recovery, ResultsError, Tick, Totals};
 use crate::runner::{Measure, Measurement, Prepared, RunError};
 use crate::scenario::{Model, Slo};
@@ -178,10 +178,7 @@ fn judge(plan: &StepPlan, slos: &[Slo], held: &Held, measured: &Measurement, dir
     let t = &held.totals;
     let all = t.all_operations();
     let ops = all.count();
-    let iterations = t.metrics.get(ITERATIONS).map_or(0, |m| m.count());
-    let dropped = t.counters.get(ITERATIONS_DROPPED).copied().unwrap_or(0);
-    let dropped_ratio = (iterations + dropped > 0 && dropped > 0)
-        .then(|| dropped as f64 / (iterations + dropped) as f64);
+    let dropped_ratio = counter_ratio(ITERATIONS_DROPPED, t).filter(|r| *r > 0.0);
     let results: Vec<SloResult> = slos.iter().map(|s| evaluate(s, t)).collect();
     let void = void_reason(measured, held, ops, &all, dropped_ratio);
     let failed: Vec<&SloResult> = results.iter().filter(|r| !r.passed).collect();
@@ -261,9 +258,9 @@ fn void_reason(
     if ops == 0 {
         return Some("no operation ended in the held phase: the target looks down".into());
     }
-    let refused: u64 = ["connect_refused", "connect"]
+    let refused: u64 = [ErrorClass::ConnectRefused, ErrorClass::Connect]
         .iter()
-        .filter_map(|k| all.errors.get(*k))
+        .filter_map(|c| all.errors.get(&c.key()))
         .sum();
     if refused as f64 >= DOWN_SHARE * ops as f64 {
         return Some(format!(

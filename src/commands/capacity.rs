@@ -289,7 +289,7 @@ impl Observer for Table {
         vec![Box::new(Progress::new(total, self.quiet).sink())]
     }
 
-    fn step(&mut self, s: &Step, _so_far: &Capacity) {
+    fn step(&mut self, s: &Step) {
         let widths = self.widths();
         if !std::mem::replace(&mut self.printed_header, true) {
             let mut line = format!("{:>4}  {:>18}  {:<7}", "step", "load", "verdict");

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::capacity::search_config;
 use super::run::{socket_warning, stamped_dir};
 use crate::capacity::outcome::fmt_load;
-use crate::capacity::scaling::{self, Header, Method, SetRun, SetSpec};
+use crate::capacity::scaling::{self, Header, JudgedBy, Method, SetRun, SetSpec};
 use crate::capacity::step::Step;
 use crate::capacity::{unit_label, unit_of};
 use crate::cli::ScalingArgs;
@@ -20,7 +20,7 @@ use crate::runner::{
     Exit, Planned, Prepared, Restart, RestartHow, RunError, RunRequest, SHUTDOWN_GRACE, Target,
     report_error,
 };
-use crate::scenario::Model;
+use crate::scenario::{self, Model};
 
 const DEFAULT_SETTLE: Duration = Duration::from_secs(10);
 const DEFAULT_HOLD: Duration = Duration::from_secs(30);
@@ -46,8 +46,10 @@ pub fn run(args: ScalingArgs) -> u8 {
         }
     };
     let open_files = super::raise_open_file_limit();
-    for (_, p) in &planned {
-        for w in &p.warnings {
+    // The scenario's warnings are every set's: each once.
+    let mut warned = std::collections::BTreeSet::new();
+    for w in planned.iter().flat_map(|(_, p)| &p.warnings) {
+        if warned.insert(w) {
             eprintln!("{w}");
         }
     }
@@ -125,10 +127,10 @@ pub fn run(args: ScalingArgs) -> u8 {
         file.display(),
         out.display()
     );
-    let missing = result.sets.iter().any(|s| match result.judged_by.as_str() {
-        "capacity" => s.capacity.is_none(),
-        _ => s.throughput_per_s.is_none(),
-    });
+    let missing = result
+        .sets
+        .iter()
+        .any(|s| scaling::figure(s, result.judged_by).is_none());
     let exit = match (&error, result.interrupted, &written) {
         (_, true, _) => Exit::Interrupted,
         (_, _, Err(e)) => {
@@ -153,55 +155,49 @@ fn fail(e: &RunError) -> u8 {
     e.exit().code()
 }
 
-/// One plan per set: `--local` sets start their own embedded server with
-/// that many instances, `--set`s go to their URLs.
+/// One plan per set, all of one scenario read once: `--local` sets start
+/// their own embedded server with that many instances, `--set`s go to
+/// their URLs.
 fn plans(args: &ScalingArgs) -> Result<Vec<(SetSpec, Planned)>, RunError> {
-    let request = |targets: Vec<String>, instances: Option<usize>| RunRequest {
-        scenario: args.scenario.clone(),
-        targets,
-        overrides: Overrides {
-            vus: args.vus,
-            rate: args.rate,
-            ..Overrides::default()
-        },
-        skip_provision: args.skip_provision,
-        instances,
-        ..RunRequest::default()
-    };
-    let mut out = Vec::new();
-    let mut seen = std::collections::BTreeSet::new();
-    if !args.local.is_empty() {
-        for &n in &args.local {
-            if !seen.insert(n) {
-                return Err(RunError::Plan(format!("--local lists {n} twice")));
-            }
-            let planned = Planned::resolve(request(Vec::new(), Some(n as usize)))?;
-            if planned.target != Target::Embedded {
-                return Err(RunError::Plan(
-                    "--local starts the embedded server, but the scenario has `target.urls`: use --set NAME=URL,... for external deployments".into(),
-                ));
-            }
-            let spec = SetSpec {
-                name: format!("local-{n}"),
-                instances: n,
-                urls: Vec::new(),
-            };
-            out.push((spec, planned));
-        }
-    }
-    for (name, urls) in &args.sets {
-        if out
-            .iter()
-            .any(|(s, _): &(SetSpec, Planned)| &s.name == name)
-        {
-            return Err(RunError::Plan(format!("--set {name} given twice")));
-        }
-        let planned = Planned::resolve(request(urls.clone(), None))?;
-        let spec = SetSpec {
+    let specs: Vec<SetSpec> = args
+        .local
+        .iter()
+        .map(|&n| SetSpec {
+            name: format!("local-{n}"),
+            instances: n,
+            urls: Vec::new(),
+        })
+        .chain(args.sets.iter().map(|(name, urls)| SetSpec {
             name: name.clone(),
             instances: urls.len() as u32,
             urls: urls.clone(),
+        }))
+        .collect();
+    let loaded = scenario::load_with_warnings(&args.scenario).map_err(RunError::Scenario)?;
+    let mut out: Vec<(SetSpec, Planned)> = Vec::new();
+    for spec in specs {
+        if out.iter().any(|(s, _)| s.name == spec.name) {
+            return Err(RunError::Plan(format!("set `{}` given twice", spec.name)));
+        }
+        let local = spec.urls.is_empty();
+        let request = RunRequest {
+            scenario: args.scenario.clone(),
+            targets: spec.urls.clone(),
+            overrides: Overrides {
+                vus: args.vus,
+                rate: args.rate,
+                ..Overrides::default()
+            },
+            skip_provision: args.skip_provision,
+            instances: local.then_some(spec.instances as usize),
+            ..RunRequest::default()
         };
+        let planned = Planned::from_loaded(request, loaded.clone())?;
+        if local && planned.target != Target::Embedded {
+            return Err(RunError::Plan(
+                "--local starts the embedded server, but the scenario has `target.urls`: use --set NAME=URL,... for external deployments".into(),
+            ));
+        }
         out.push((spec, planned));
     }
     Ok(out)
@@ -366,7 +362,7 @@ fn print_sets(s: &scaling::Scaling, model: Model) {
         "\n{:<14} {:>9} {:>12} {:>17}",
         "set", "instances", "ops/s", "spread"
     );
-    if s.judged_by == "capacity" {
+    if s.judged_by == JudgedBy::Capacity {
         head.push_str(&format!(
             " {:>14}",
             format!("capacity {}", unit_label(model))
@@ -387,7 +383,7 @@ fn print_sets(s: &scaling::Scaling, model: Model) {
             set.spread
                 .map_or_else(|| "-".into(), |(lo, hi)| format!("{lo:.1}..{hi:.1}"))
         );
-        if s.judged_by == "capacity" {
+        if s.judged_by == JudgedBy::Capacity {
             line.push_str(&format!(
                 " {:>14}",
                 set.capacity.map_or_else(|| "-".into(), fmt_load)

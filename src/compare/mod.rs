@@ -26,7 +26,7 @@ mod rule;
 mod sample;
 mod side;
 mod single;
-mod stats;
+pub mod stats;
 
 use std::fmt;
 use std::path::PathBuf;

@@ -101,7 +101,7 @@ pub(super) fn arm(
                 }
                 RestartHow::Command(c) => {
                     r.command_exit = run_command(c).await;
-                    lock(&seen).clone_from(&Some(r.clone()));
+                    *lock(&seen) = Some(r.clone());
                 }
             }
             let Ok(rest) = Rest::new(&url, &client) else {

@@ -309,10 +309,13 @@ impl Faults {
 
     /// True while instance `index` is restarting (`restart` fault).
     pub fn down(&self, index: usize) -> bool {
-        self.inner
+        // Every request asks: no clock read unless a restart was applied.
+        let until = self
+            .inner
             .down_until_us
             .get(index)
-            .is_some_and(|d| d.load(Ordering::Acquire) > self.now_us())
+            .map_or(0, |d| d.load(Ordering::Acquire));
+        until != 0 && until > self.now_us()
     }
 
     /// Resolves when instance `index` restarts (a websocket task of that
