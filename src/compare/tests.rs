@@ -72,6 +72,7 @@ fn run(id: &str, scenario_sha: &str, shape: Shape, seed: u64) -> Run {
                 metrics: BTreeMap::from([(METRIC.to_string(), m)]),
                 counters: BTreeMap::new(),
                 gauges: BTreeMap::new(),
+                target: Default::default(),
             }
         })
         .collect();

@@ -14,6 +14,7 @@ use super::codec::serde_histogram;
 use super::error::ResultsError;
 use super::num::round3;
 use super::summary::errors_by_class;
+use super::target::TargetSample;
 use super::totals::Totals;
 use crate::metrics::histogram::quantile_ms;
 use crate::metrics::{Interval, MetricInterval};
@@ -34,6 +35,10 @@ pub struct IntervalRecord {
     pub counters: BTreeMap<String, u64>,
     #[serde(default)]
     pub gauges: BTreeMap<String, i64>,
+    /// The target's metrics sampled during the interval (`run --scrape`):
+    /// source -> series key -> value.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub target: TargetSample,
 }
 
 /// One metric in an interval line.
@@ -93,6 +98,7 @@ impl IntervalRecord {
                 .collect(),
             counters: iv.counters.clone(),
             gauges: iv.gauges.clone(),
+            target: TargetSample::new(),
         }
     }
 

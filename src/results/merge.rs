@@ -574,6 +574,7 @@ mod tests {
                 ("vus.active".to_string(), vus),
                 ("generator.cpu_pct".to_string(), vus * 10),
             ]),
+            target: Default::default(),
         }
     }
 

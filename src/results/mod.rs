@@ -24,6 +24,7 @@ mod sink;
 pub mod spread;
 mod summary;
 pub(crate) mod table;
+pub mod target;
 mod thresholds;
 mod totals;
 mod v1;
@@ -48,6 +49,7 @@ pub use summary::{
     read_summary,
 };
 pub use table::{format_ms, print_summary, thresholds_verdict};
+pub use target::{ScrapeSource, SeriesKind, TargetMetrics, TargetSample, TargetSeries};
 pub use thresholds::{Bound, Stat, ThresholdResult, Unit, evaluate, reevaluate};
 pub use totals::{GaugeSummary, Totals, combine_gauge};
 pub use writer::{RunWriter, write_file, write_json};

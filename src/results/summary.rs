@@ -47,6 +47,9 @@ pub struct Summary {
     /// restarted (`scaling --restart-after`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery: Option<super::Recovery>,
+    /// The target's own metrics over the run (`run --scrape`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_metrics: Option<super::TargetMetrics>,
 }
 
 /// `run`: the run's identity plus its end.
@@ -203,6 +206,7 @@ impl Summary {
             thresholds,
             notes,
             recovery: None,
+            target_metrics: None,
         }
     }
 

@@ -161,5 +161,6 @@ pub fn upgrade(value: serde_json::Value) -> Result<Summary, String> {
             .map(|text| Note::new(NoteKind::Other, text))
             .collect(),
         recovery: None,
+        target_metrics: None,
     })
 }
