@@ -191,6 +191,9 @@ impl Prepared {
             })
         });
 
+        for sink in &mut sinks {
+            sink.start(&info);
+        }
         // Collector: one interval per second, to the writer then the sinks.
         // A plain thread, so file I/O never stalls the VUs' scheduler (the
         // self-check would see that as generator lag).
@@ -209,8 +212,8 @@ impl Prepared {
                         _ => break,
                     }
                     tracker.sweep(unix_us());
-                    let stage = status_rx.borrow().stage.clone();
-                    c.collect(&metrics.snapshot(), &stage, &mut writer, &mut sinks);
+                    let status = status_rx.borrow().clone();
+                    c.collect(&metrics.snapshot(), &status, &mut writer, &mut sinks);
                 }
                 (c, writer, sinks)
             })
@@ -232,8 +235,8 @@ impl Prepared {
         let (mut c, mut writer, mut sinks) = collector
             .join()
             .map_err(|_| RunError::Plan("the results collector thread panicked".into()))?;
-        let stage = status_tx.borrow().stage.clone();
-        c.collect(&metrics.snapshot(), &stage, &mut writer, &mut sinks);
+        let status = status_tx.borrow().clone();
+        c.collect(&metrics.snapshot(), &status, &mut writer, &mut sinks);
 
         host.cpu_steal_ratio = cpu_at_start
             .zip(CpuTimes::read(std::path::Path::new("/")))
@@ -329,7 +332,7 @@ impl Collector {
     fn collect(
         &mut self,
         iv: &Interval,
-        stage: &str,
+        status: &EngineStatus,
         writer: &mut RunWriter,
         sinks: &mut [Box<dyn IntervalSink>],
     ) {
@@ -337,7 +340,8 @@ impl Collector {
         let tick = Tick {
             interval: iv,
             totals: &self.totals,
-            stage,
+            stage: &status.stage,
+            level: status.level,
         };
         if let Err(e) = writer.interval(&tick) {
             if self.write_error.is_none() {
