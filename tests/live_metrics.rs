@@ -8,10 +8,10 @@ mod common;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Workdir, bin, json, refused};
+use common::{KillOnDrop, Workdir, bin, json, refused};
 use serde_json::Value;
 
 /// Prometheus scrapes this often; Grafana's `$__rate_interval` is then
@@ -52,16 +52,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A child process this test started, ended by its own handle on drop.
-struct Started(Child);
-
-impl Drop for Started {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The prometheus binary on PATH; the test fails without it.
 fn prometheus_binary() -> PathBuf {
     let found = std::env::var_os("PATH").and_then(|paths| {
@@ -77,7 +67,7 @@ fn prometheus_binary() -> PathBuf {
     })
 }
 
-fn start_prometheus(w: &Workdir, target: &str, port: u16) -> Started {
+fn start_prometheus(w: &Workdir, target: &str, port: u16) -> KillOnDrop {
     let config = w.file(
         "prometheus.yml",
         &format!(
@@ -94,7 +84,7 @@ fn start_prometheus(w: &Workdir, target: &str, port: u16) -> Started {
         .stderr(log)
         .spawn()
         .expect("start prometheus");
-    Started(child)
+    KillOnDrop(child)
 }
 
 /// A tiny client of Prometheus' HTTP API.
@@ -271,7 +261,7 @@ fn dashboard_queries_return_data_from_a_real_prometheus() {
     let scenario = w.scenario(SCENARIO);
     let out = w.out();
     let run_log = w.path("run.log");
-    let mut run = Started(
+    let mut run = KillOnDrop(
         Command::new(bin())
             .arg("run")
             .arg(&scenario)
