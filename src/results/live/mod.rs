@@ -2,8 +2,8 @@
 //! ADDR`): an [`IntervalSink`] adds every interval up on the collector
 //! thread; the shared `/metrics` endpoint (`crate::exposition`) answers
 //! scrapes on a thread of its own. Latencies are histograms built exactly
-//! from the per-interval HDR histograms (see `buckets`), so shards and
-//! Prometheus replicas aggregate them with `sum by (le)`.
+//! from the per-interval HDR histograms (see `buckets`), so the shards of
+//! a run add up in Prometheus with `sum by (le)`.
 //!
 //! After the run the endpoint waits for one scrape of the final state
 //! (bounded by `--metrics-linger`), so Prometheus does not miss the last
