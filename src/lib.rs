@@ -10,6 +10,7 @@ pub mod commands;
 pub mod compare;
 pub mod engine;
 pub mod metrics;
+pub mod report;
 pub mod results;
 pub mod rocketchat;
 pub mod runner;
