@@ -27,6 +27,9 @@ pub const PALETTE: [Colour; 7] = [
     Colour(0x00, 0x00, 0x00),
 ];
 
+/// The maximum, drawn thin under the percentiles.
+pub const GREY: Colour = Colour(0x99, 0x99, 0x99);
+
 /// The colour of the `i`-th run or series, the same wherever it appears.
 pub fn colour(i: usize) -> Colour {
     PALETTE[i % PALETTE.len()]
@@ -65,6 +68,8 @@ pub struct Series {
     pub marker: Option<Marker>,
     /// Vertical bars (low, high) at the points' x: a spread.
     pub bars: Vec<(f64, f64, f64)>,
+    /// Stroke width in pixels.
+    pub width: u32,
 }
 
 impl Series {
@@ -84,6 +89,7 @@ impl Series {
             dashed: false,
             marker,
             bars: Vec::new(),
+            width: 2,
         }
     }
 
@@ -98,6 +104,11 @@ impl Series {
         s.line = false;
         s.marker = Some(marker);
         s
+    }
+
+    pub fn thin(mut self) -> Series {
+        self.width = 1;
+        self
     }
 
     pub fn dashed(mut self) -> Series {
@@ -231,7 +242,7 @@ impl Chart {
         let mut chart = ChartBuilder::on(&root)
             .caption(&self.title, ("sans-serif", 17))
             .margin_top(6)
-            .margin_right(18)
+            .margin_right(34)
             .margin_left(6)
             .x_label_area_size(42)
             .y_label_area_size(64)
@@ -281,8 +292,10 @@ impl Chart {
             let style = rule.colour.rgb().stroke_width(2);
             chart.draw_series(DashedLineSeries::new(points, 6, 4, style))?;
         }
-        for s in &self.series {
-            let style = s.colour.rgb().stroke_width(2);
+        // The first series is drawn last, on top: lists lead with what
+        // matters most (p50 over the max that often equals p99).
+        for s in self.series.iter().rev() {
+            let style = s.colour.rgb().stroke_width(s.width);
             if s.line && s.points.len() > 1 {
                 if s.dashed {
                     chart.draw_series(DashedLineSeries::new(s.points.clone(), 7, 4, style))?;
@@ -292,9 +305,8 @@ impl Chart {
             }
             for &(x, lo, hi) in &s.bars {
                 let mid = (lo + hi) / 2.0;
-                chart.draw_series(std::iter::once(ErrorBar::new_vertical(
-                    x, lo, mid, hi, style, 12,
-                )))?;
+                let bar = ErrorBar::new_vertical(x, lo, mid, hi, style, 12);
+                chart.draw_series(std::iter::once(bar))?;
             }
             let c = s.colour.rgb();
             match s.marker {

@@ -432,6 +432,7 @@ fn time_sections(runs: &[PageRun<'_>]) -> String {
         .any(|r| r.input.summary.metrics.contains_key(MESSAGE_E2E))
     {
         figs.push(figure(&runs::latency_over_time(runs, MESSAGE_E2E)));
+        figs.push(figure(&runs::latency_by_percentile(runs, MESSAGE_E2E)));
     }
     let deliveries = runs::deliveries(runs);
     if deliveries.has_data() {
@@ -483,7 +484,11 @@ fn time_sections(runs: &[PageRun<'_>]) -> String {
 fn metric_sections(runs: &[PageRun<'_>]) -> String {
     let mut h = String::from("<h2>Latency per metric</h2>\n");
     let with_intervals = runs.iter().any(|r| r.input.intervals.is_some());
-    for name in runs::metric_names(runs) {
+    // With intervals, message.e2e is drawn with the deliveries.
+    let names = runs::metric_names(runs)
+        .into_iter()
+        .filter(|n| !(with_intervals && n == MESSAGE_E2E));
+    for name in names {
         let _ = writeln!(h, "<h3>{}</h3>", esc(&name));
         let mut figs = Vec::new();
         if with_intervals {

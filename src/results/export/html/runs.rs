@@ -8,37 +8,32 @@ use std::collections::{BTreeMap, BTreeSet};
 use hdrhistogram::Histogram;
 
 use super::PageRun;
-use super::charts::{Chart, PERCENTILE_MAX_X, Series, XAxis, colour, percentile_at};
+use super::charts::{Chart, GREY, PERCENTILE_MAX_X, Series, XAxis, colour, percentile_at};
 use crate::metrics::histogram::quantile_ms;
 use crate::metrics::names::{
-    GENERATOR_CPU_PCT, GENERATOR_LAG, MESSAGE_DUPLICATE, MESSAGE_E2E, MESSAGE_LOST, VUS_ACTIVE,
-    is_generator, is_operation,
+    GENERATOR_CPU_PCT, GENERATOR_LAG, MESSAGE_DUPLICATE, MESSAGE_LOST, VUS_ACTIVE, is_generator,
+    is_operation,
 };
 use crate::results::IntervalRecord;
 use crate::results::target::key_name;
 
 const TIME: &str = "seconds since the run's start";
 
-/// Percentiles over time, one colour each (a single run).
-const PERCENTILES: [(&str, usize); 4] = [("p50", 2), ("p95", 0), ("p99", 4), ("max", 6)];
+/// Percentiles over time, one colour each (a single run); the max is grey.
+const PERCENTILES: [(&str, usize); 3] = [("p50", 2), ("p95", 0), ("p99", 4)];
 
 /// Points along the percentile axis (0 to 5 in steps of 0.025).
 const CURVE_STEPS: usize = 200;
 
-/// Metric names of every run, `message.e2e` first, the generator's own
-/// (drawn with the self-check) left out.
+/// Metric names of every run but the generator's own (drawn with the
+/// self-check).
 pub fn metric_names(runs: &[PageRun<'_>]) -> Vec<String> {
     let names: BTreeSet<&String> = runs
         .iter()
         .flat_map(|r| r.input.summary.metrics.keys())
         .filter(|n| !is_generator(n))
         .collect();
-    let mut out: Vec<String> = names.into_iter().cloned().collect();
-    if let Some(i) = out.iter().position(|n| n == MESSAGE_E2E) {
-        let e2e = out.remove(i);
-        out.insert(0, e2e);
-    }
-    out
+    names.into_iter().cloned().collect()
 }
 
 /// Latency of `name` over time: p50/p95/p99/max of one run, p99 of each
@@ -61,11 +56,14 @@ pub fn latency_over_time(runs: &[PageRun<'_>], name: &str) -> Chart {
                 .collect::<Vec<_>>()
         };
         if one {
-            let fields: [fn(&crate::results::IntervalMetricRecord) -> Option<f64>; 4] =
-                [|m| m.p50_ms, |m| m.p95_ms, |m| m.p99_ms, |m| m.max_ms];
+            let fields: [fn(&crate::results::IntervalMetricRecord) -> Option<f64>; 3] =
+                [|m| m.p50_ms, |m| m.p95_ms, |m| m.p99_ms];
             for ((label, c), f) in PERCENTILES.iter().zip(fields) {
                 chart.series.push(Series::line(*label, colour(*c), pick(f)));
             }
+            chart
+                .series
+                .push(Series::line("max", GREY, pick(|m| m.max_ms)).thin());
         } else {
             chart.series.push(Series::line(
                 run.label.clone(),
