@@ -2,7 +2,9 @@
 //! (Debian's headless `chromium`): the page renders (the screenshot is not
 //! blank), the DOM holds the SVG charts the runs call for, and the page
 //! asks for nothing over the network (every request would go to a proxy
-//! this test listens as, and host names resolve nowhere). Cases: a short
+//! this test listens as, and host names resolve nowhere; the browser's
+//! own calls home are told apart by host, and a control page that does
+//! fetch proves the proxy sees a page's requests). Cases: a short
 //! smoke run, a run killed part way (partial), three runs overlaid.
 //!
 //! chromium is required: .ci/run installs it; without it these tests fail
@@ -15,8 +17,7 @@ use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{Workdir, bin, json, rocketload, text};
@@ -48,8 +49,9 @@ fn report(args: &[&str]) {
 struct Rendered {
     dom: String,
     png: PathBuf,
-    /// Connections the page opened (to the proxy every request goes to).
-    requests: usize,
+    /// Hosts asked for through the proxy every request goes to, less the
+    /// browser's own services.
+    requests: Vec<String>,
 }
 
 fn chromium() -> PathBuf {
@@ -72,12 +74,15 @@ fn render(page: &Path, png: &Path, scratch: &Path) -> Rendered {
     let browser = chromium();
     let proxy = TcpListener::bind("127.0.0.1:0").expect("proxy listener");
     let port = proxy.local_addr().unwrap().port();
-    let seen = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&seen);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let hosts = Arc::clone(&seen);
     std::thread::spawn(move || {
-        for conn in proxy.incoming() {
-            counter.fetch_add(1, Ordering::SeqCst);
-            drop(conn);
+        for conn in proxy.incoming().flatten() {
+            let hosts = Arc::clone(&hosts);
+            std::thread::spawn(move || {
+                let host = requested_host(conn);
+                hosts.lock().unwrap().push(host);
+            });
         }
     });
     let url = format!("file://{}", page.display());
@@ -95,7 +100,10 @@ fn render(page: &Path, png: &Path, scratch: &Path) -> Rendered {
                 "--disable-sync",
                 "--hide-scrollbars",
                 "--window-size=1280,2000",
-                "--host-resolver-rules=MAP * ~NOTFOUND",
+                // Names resolve nowhere; the proxy's own address is left
+                // alone (`MAP *` alone maps it too, and then no request
+                // would reach it to be counted).
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
             ])
             .arg(format!("--proxy-server=http://127.0.0.1:{port}"))
             .arg(format!("--user-data-dir={}", profile.display()))
@@ -115,11 +123,44 @@ fn render(page: &Path, png: &Path, scratch: &Path) -> Rendered {
     let _ = std::fs::remove_file(png);
     run(&format!("--screenshot={}", png.display()), 1);
     let dom = String::from_utf8_lossy(&run("--dump-dom", 2)).into_owned();
+    // Connections still being read finish within their read timeout.
+    std::thread::sleep(Duration::from_millis(300));
+    let requests = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|h| !BROWSER_OWN.contains(&h.as_str()))
+        .cloned()
+        .collect();
     Rendered {
         dom,
         png: png.to_path_buf(),
-        requests: seen.load(Ordering::SeqCst),
+        requests,
     }
+}
+
+/// Where chromium itself calls home (its component updater, sign-in and
+/// network time) even with the background flags: not the page's doing.
+const BROWSER_OWN: &[&str] = &[
+    "update.googleapis.com",
+    "accounts.google.com",
+    "clients2.google.com",
+];
+
+/// The host a proxy request asks for: `CONNECT host:443` or `GET
+/// http://host/...`; `?` when the request line cannot be read.
+fn requested_host(mut conn: std::net::TcpStream) -> String {
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut buf = [0u8; 2048];
+    let n = conn.read(&mut buf).unwrap_or(0);
+    let head = String::from_utf8_lossy(&buf[..n]);
+    let target = head.split_whitespace().nth(1).unwrap_or("?");
+    let rest = target.split_once("://").map_or(target, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    authority
+        .rsplit_once(':')
+        .map_or(authority, |(h, _)| h)
+        .to_string()
 }
 
 /// (distinct colours, share of pixels that are not white) of a PNG.
@@ -196,7 +237,7 @@ fn expected_charts(dir: &Path, summary: &serde_json::Value) -> BTreeSet<String> 
 /// The checks every rendered report passes.
 fn assert_rendered(r: &Rendered, charts: usize) {
     eprintln!("{} SVG charts expected", charts);
-    assert_eq!(r.requests, 0, "the page made network requests");
+    assert!(r.requests.is_empty(), "the page asked for {:?}", r.requests);
     assert_eq!(
         r.dom.matches("<svg").count(),
         charts,
@@ -225,6 +266,14 @@ fn smoke_report_renders_offline() {
     let summary = json(&run.join("summary.json"));
     let r = render(&page, &shot("smoke.png"), &w.0);
     assert_rendered(&r, expected_charts(&run, &summary).len());
+    // The detector detects: a page that fetches an image is seen.
+    let control = w.file("control.html", "<img src=\"http://example.invalid/x.png\">");
+    let c = render(&control, &w.path("control.png"), &w.0);
+    assert!(
+        c.requests.iter().any(|h| h == "example.invalid"),
+        "the proxy did not see the control page's fetch: {:?}",
+        c.requests
+    );
     assert!(r.dom.contains("thresholds passed"), "verdict missing");
     assert!(r.dom.contains("generator kept up"));
 }
