@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::ReportArgs;
 use crate::report::{Experiment, ExperimentError, comparison, experiment_file};
-use crate::results::export::html::{Page, PageRun, Section};
+use crate::results::export::html::{Page, PageRun};
 use crate::results::export::{self, ExportInput, Format};
 use crate::results::{Intervals, Loaded, ResultsError, Summary, load_run, write_file};
 use crate::runner::{Exit, report_error};
@@ -160,25 +160,20 @@ fn html_page(runs: &[Loaded], experiments: &[(PathBuf, Experiment)]) -> String {
             .collect(),
         sections: Vec::new(),
         notes: Vec::new(),
+        compact: false,
     };
     if runs.len() > 1 {
         let all: Vec<&Loaded> = runs.iter().collect();
         match comparison::section(&all) {
-            Ok(s) => page.sections.push(s),
+            Ok(s) => {
+                page.sections.push(s);
+                page.compact = true;
+            }
             Err(why) => page.notes.push(why),
         }
     }
     page.sections
         .extend(experiments.iter().map(|(dir, e)| e.section(dir)));
-    if runs.is_empty() {
-        page.sections.insert(
-            0,
-            Section {
-                title: "Runs".into(),
-                body: "<p class=\"missing\">No run given: only the experiments below.</p>\n".into(),
-            },
-        );
-    }
     page.render()
 }
 

@@ -31,6 +31,7 @@ impl Exporter for Html {
             }],
             sections: Vec::new(),
             notes: Vec::new(),
+            compact: false,
         };
         w.write_all(page.render().as_bytes())
     }
@@ -44,6 +45,9 @@ pub struct Page<'a> {
     pub sections: Vec<Section>,
     /// Page-level remarks (why the comparison is missing, ...).
     pub notes: Vec<String>,
+    /// Leave out each run's metric table and passed thresholds: a
+    /// comparison section has the figures side by side.
+    pub compact: bool,
 }
 
 /// One run and the name the page gives it.

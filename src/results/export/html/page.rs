@@ -2,6 +2,7 @@
 //! its notes and tables, then the chart sections. Every piece of file text
 //! goes through [`esc`].
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -26,6 +27,8 @@ td,th{border-bottom:1px solid #eee;padding:2px 8px;text-align:left;vertical-alig
 th{font-weight:600;background:#fafafa}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 table.kv th{background:none;color:#555;font-weight:500;white-space:nowrap}
+table.kv td{overflow-wrap:anywhere}
+table.runs{width:100%}
 .cols{display:flex;flex-wrap:wrap;gap:6px 28px}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:12px}
 figure{margin:0;border:1px solid #e4e4e4;border-radius:4px;padding:6px;break-inside:avoid;page-break-inside:avoid;background:#fff}
@@ -113,6 +116,7 @@ fn grid(figures: &[String]) -> String {
 pub fn render(page: &Page<'_>) -> String {
     let mut h = String::new();
     let title = match page.runs.as_slice() {
+        [] => "rocketload report".to_string(),
         [one] => format!("rocketload report: {}", one.input.summary.run.info.scenario),
         many => format!("rocketload report: {} runs", many.len()),
     };
@@ -127,13 +131,19 @@ pub fn render(page: &Page<'_>) -> String {
     for n in &page.notes {
         let _ = writeln!(h, "<p class=\"missing\">{}</p>", esc(n));
     }
-    for (i, run) in page.runs.iter().enumerate() {
-        h.push_str(&run_header(i, run));
+    match page.runs.as_slice() {
+        [one] => h.push_str(&run_header(0, one)),
+        [] => {}
+        many => h.push_str(&runs_table(many, page.compact)),
     }
-    h.push_str(&time_sections(&page.runs));
-    h.push_str(&metric_sections(&page.runs));
+    // The comparison and experiments right under the runs: the answer
+    // before the charts that explain it.
     for s in &page.sections {
         let _ = write!(h, "<h2>{}</h2>\n{}", esc(&s.title), s.body);
+    }
+    if !page.runs.is_empty() {
+        h.push_str(&time_sections(&page.runs));
+        h.push_str(&metric_sections(&page.runs));
     }
     let _ = write!(
         h,
@@ -176,6 +186,55 @@ fn verdicts(run: &PageRun<'_>) -> String {
     v
 }
 
+/// Several runs: one row each with its verdict and fingerprint, then
+/// their notes and failed thresholds; each run's metric table too unless
+/// a comparison has the figures side by side.
+fn runs_table(runs: &[PageRun<'_>], compact: bool) -> String {
+    // One column per run: a laptop screen fits three or four.
+    let mut h = String::from("<h2>Runs</h2>\n<table class=\"kv runs\">\n<tr><th></th>");
+    for (i, run) in runs.iter().enumerate() {
+        let _ = write!(
+            h,
+            "<td style=\"border-top:5px solid {}\"><b>{}</b> <span class=\"small\">run {}</span></td>",
+            super::charts::colour(i).css(),
+            esc(&run.label),
+            esc(&run.input.summary.run.info.id)
+        );
+    }
+    h.push_str("</tr>\n<tr><th>verdict</th>");
+    for run in runs {
+        let _ = write!(h, "<td>{}</td>", verdicts(run));
+    }
+    h.push_str("</tr>\n");
+    let columns: Vec<BTreeMap<&str, String>> = runs
+        .iter()
+        .map(|r| {
+            let (left, right) = fingerprint(r);
+            left.into_iter().chain(right).collect()
+        })
+        .collect();
+    let (l, r) = fingerprint(&runs[0]);
+    for (k, _) in l.iter().chain(&r) {
+        let _ = write!(h, "<tr><th>{}</th>", esc(k));
+        for c in &columns {
+            let _ = write!(h, "<td>{}</td>", esc(c.get(k).map_or("", String::as_str)));
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</table>\n");
+    for run in runs {
+        let of = format!("{}: ", run.label);
+        h.push_str(&notes_and_thresholds(run.input.summary, true, &of));
+        if !compact {
+            h.push_str(&metric_table(run));
+        }
+    }
+    h
+}
+
+/// Rows of (what, value).
+type Rows = Vec<(&'static str, String)>;
+
 fn run_header(i: usize, run: &PageRun<'_>) -> String {
     let s = run.input.summary;
     let info = &s.run.info;
@@ -192,9 +251,28 @@ fn run_header(i: usize, run: &PageRun<'_>) -> String {
         },
         verdicts(run)
     );
+    let (left, right) = fingerprint(run);
+    let kv = |rows: &[(&str, String)]| {
+        let mut t = String::from("<table class=\"kv\">");
+        for (k, v) in rows {
+            let _ = write!(t, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(v));
+        }
+        t + "</table>"
+    };
+    let _ = write!(h, "<div class=\"cols\">{}{}</div>\n", kv(&left), kv(&right));
+    h.push_str(&notes_and_thresholds(s, false, ""));
+    h.push_str(&metric_table(run));
+    h.push_str("</section>\n");
+    h
+}
+
+/// What identifies a run (scenario, start, load) and what it ran on.
+fn fingerprint(run: &PageRun<'_>) -> (Rows, Rows) {
+    let s = run.input.summary;
+    let info = &s.run.info;
     let started =
         humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(info.started_unix_ms));
-    let mut left = vec![
+    let mut left: Rows = vec![
         (
             "scenario",
             format!("{} ({})", info.scenario, info.scenario_path),
@@ -215,7 +293,7 @@ fn run_header(i: usize, run: &PageRun<'_>) -> String {
     }
     let host = &s.host;
     let gib = |b: u64| format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64);
-    let mut right = vec![
+    let mut right: Rows = vec![
         (
             "host",
             format!("{} ({} {})", host.hostname, host.os, host.arch),
@@ -276,24 +354,31 @@ fn run_header(i: usize, run: &PageRun<'_>) -> String {
             t.rocketchat_version.as_deref().unwrap_or("version unknown")
         ),
     ));
-    let kv = |rows: &[(&str, String)]| {
-        let mut t = String::from("<table class=\"kv\">");
-        for (k, v) in rows {
-            let _ = write!(t, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(v));
-        }
-        t + "</table>"
-    };
-    let _ = write!(h, "<div class=\"cols\">{}{}</div>\n", kv(&left), kv(&right));
+    (left, right)
+}
+
+/// A run's notes and its thresholds (only the failed ones, when asked).
+fn notes_and_thresholds(s: &crate::results::Summary, failed_only: bool, of: &str) -> String {
+    let mut h = String::new();
     if !s.notes.is_empty() {
-        h.push_str("<h3>Notes</h3>\n<ul class=\"notes\">");
+        let _ = write!(h, "<h3>{}Notes</h3>\n<ul class=\"notes\">", esc(of));
         for n in &s.notes {
             let _ = write!(h, "<li>{}</li>", esc(&n.text));
         }
         h.push_str("</ul>\n");
     }
-    if !s.thresholds.is_empty() {
-        h.push_str("<h3>Thresholds</h3>\n<table><tr><th></th><th>metric</th><th>limit</th><th class=\"n\">measured</th></tr>");
-        for t in &s.thresholds {
+    let shown: Vec<_> = s
+        .thresholds
+        .iter()
+        .filter(|t| !failed_only || !t.passed)
+        .collect();
+    if !shown.is_empty() {
+        let _ = write!(
+            h,
+            "<h3>{}Thresholds</h3>\n<table><tr><th></th><th>metric</th><th>limit</th><th class=\"n\">measured</th></tr>",
+            esc(of)
+        );
+        for t in shown {
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
@@ -307,8 +392,6 @@ fn run_header(i: usize, run: &PageRun<'_>) -> String {
         }
         h.push_str("</table>\n");
     }
-    h.push_str(&metric_table(run));
-    h.push_str("</section>\n");
     h
 }
 

@@ -53,6 +53,7 @@ fn page(runs: &[(&Summary, Option<&[IntervalRecord]>, bool)]) -> String {
             .collect(),
         sections: Vec::new(),
         notes: Vec::new(),
+        compact: false,
     }
     .render()
 }
