@@ -150,7 +150,8 @@ fn formats_come_from_extensions() {
     assert_eq!(f("a.markdown"), Some(Format::Markdown));
     assert_eq!(f("a.json"), Some(Format::Json));
     assert_eq!(f("a.txt"), Some(Format::Text));
-    assert_eq!(f("a.html"), None);
+    assert_eq!(f("a.html"), Some(Format::Html));
+    assert_eq!(f("a.pdf"), None);
     assert_eq!(f("a"), None);
 }
 
