@@ -259,7 +259,7 @@ fn run_header(i: usize, run: &PageRun<'_>) -> String {
         }
         t + "</table>"
     };
-    let _ = write!(h, "<div class=\"cols\">{}{}</div>\n", kv(&left), kv(&right));
+    let _ = writeln!(h, "<div class=\"cols\">{}{}</div>", kv(&left), kv(&right));
     h.push_str(&notes_and_thresholds(s, false, ""));
     h.push_str(&metric_table(run));
     h.push_str("</section>\n");
