@@ -305,14 +305,21 @@ pub struct ReportArgs {
     /// summary.json (the run was killed) is re-totalled from run.json and
     /// intervals.jsonl and reported as partial. Several runs are rendered
     /// one after another (JSON: an array; CSV: a leading `run` column;
-    /// JUnit: one testsuite each).
+    /// JUnit: one testsuite each; HTML: overlaid on the same charts and
+    /// compared, the first as the base). For HTML, a directory holding
+    /// capacity.json or scaling.json (no run of its own) adds the charts
+    /// of that capacity search or scaling experiment.
     #[arg(required = true, value_name = "RUN")]
     pub runs: Vec<PathBuf>,
     /// Output file; `-` or none: stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Output format; default: from the -o extension (.txt, .json, .csv,
-    /// .xml, .md), else text.
+    /// .xml, .md, .html), else text. `html`: one self-contained page (inline
+    /// CSS and SVG charts, no script, nothing fetched): verdict,
+    /// fingerprint, notes, latency over time and by percentile, load,
+    /// errors, deliveries, the generator's self-check, the target's
+    /// scraped metrics.
     #[arg(long, value_enum)]
     pub format: Option<crate::results::export::Format>,
     /// CSV: one row per metric per interval, from each run directory's

@@ -26,6 +26,51 @@ pub fn write(cmp: &Comparison, style: Style, w: &mut dyn Write) -> io::Result<()
     if md {
         writeln!(w, "### rocketload compare\n")?;
     }
+    preamble(w, md, cmp)?;
+    let header = header(cmp);
+    let rows = body(cmp);
+    if md {
+        markdown_table(w, &header, &rows)?;
+    } else {
+        text_table(w, &header, &rows, colour)?;
+    }
+    reasons(w, md, cmp)?;
+    counters(w, md, cmp)
+}
+
+/// The comparison in pieces, for a renderer of another format (the HTML
+/// report): the lines before the table, the table, the lines after.
+pub struct Parts {
+    pub preamble: Vec<String>,
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<Cell>>,
+    pub findings: Vec<String>,
+}
+
+pub fn parts(cmp: &Comparison) -> Parts {
+    let lines = |f: &dyn Fn(&mut Vec<u8>) -> io::Result<()>| {
+        let mut buf = Vec::new();
+        // Writing to a Vec cannot fail.
+        let _ = f(&mut buf);
+        String::from_utf8_lossy(&buf)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    Parts {
+        preamble: lines(&|b| preamble(b, false, cmp)),
+        header: header(cmp),
+        rows: body(cmp),
+        findings: lines(&|b| {
+            reasons(b, false, cmp)?;
+            counters(b, false, cmp)
+        }),
+    }
+}
+
+/// The sides, then each candidate's setup, method and warnings.
+fn preamble(w: &mut dyn Write, md: bool, cmp: &Comparison) -> io::Result<()> {
     let runs = |n: usize| {
         if n == 1 {
             "1 run".into()
@@ -50,15 +95,7 @@ pub fn write(cmp: &Comparison, style: Style, w: &mut dyn Write) -> io::Result<()
     for (i, col) in cmp.columns.iter().enumerate() {
         column_header(w, md, cmp, i, col)?;
     }
-    let header = header(cmp);
-    let rows = body(cmp);
-    if md {
-        markdown_table(w, &header, &rows)?;
-    } else {
-        text_table(w, &header, &rows, colour)?;
-    }
-    reasons(w, md, cmp)?;
-    counters(w, md, cmp)
+    Ok(())
 }
 
 fn bullet(w: &mut dyn Write, md: bool, text: &str) -> io::Result<()> {
@@ -138,7 +175,7 @@ fn header(cmp: &Comparison) -> Vec<String> {
 }
 
 /// A cell and, for verdict cells, the verdict (for colour).
-type Cell = (String, Option<Verdict>);
+pub type Cell = (String, Option<Verdict>);
 
 fn body(cmp: &Comparison) -> Vec<Vec<Cell>> {
     let one = cmp.columns.len() == 1;

@@ -10,6 +10,7 @@ use super::intervals::IntervalRecord;
 use super::summary::Summary;
 
 pub mod csv;
+pub mod html;
 mod json;
 pub mod junit;
 mod markdown;
@@ -46,11 +47,14 @@ pub enum Format {
     Junit,
     /// Markdown tables of metrics and thresholds, for a PR comment.
     Markdown,
+    /// One self-contained HTML page with SVG charts (no script, nothing
+    /// fetched); several runs overlaid.
+    Html,
 }
 
 impl Format {
     /// The format a file name asks for: `.txt`, `.json`, `.csv`, `.xml`
-    /// (JUnit), `.md`.
+    /// (JUnit), `.md`, `.html`.
     pub fn from_path(path: &Path) -> Option<Format> {
         match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
             "txt" | "text" => Some(Format::Text),
@@ -58,12 +62,13 @@ impl Format {
             "csv" => Some(Format::Csv),
             "xml" => Some(Format::Junit),
             "md" | "markdown" => Some(Format::Markdown),
+            "html" | "htm" => Some(Format::Html),
             _ => None,
         }
     }
 
     /// Extensions [`Format::from_path`] knows, for error messages.
-    pub const EXTENSIONS: &'static str = ".json, .txt, .csv, .xml (JUnit), .md";
+    pub const EXTENSIONS: &'static str = ".json, .txt, .csv, .xml (JUnit), .md, .html";
 
     pub fn exporter(self) -> Box<dyn Exporter> {
         match self {
@@ -72,6 +77,7 @@ impl Format {
             Format::Csv => Box::new(csv::Csv),
             Format::Junit => Box::new(junit::Junit),
             Format::Markdown => Box::new(markdown::Markdown),
+            Format::Html => Box::new(html::Html),
         }
     }
 }

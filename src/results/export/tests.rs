@@ -1,5 +1,6 @@
 //! Exporters over a run built in code: CSV read back with the csv crate,
 //! JUnit's structure, Markdown's tables.
+//! The HTML report's tests (html/tests.rs) reuse this run.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -34,7 +35,7 @@ fn metric(latencies_us: &[u64], errors: u64) -> MetricInterval {
 
 /// Two one-second intervals of three metrics (one with errors, one with
 /// no successful sample).
-fn records() -> Vec<IntervalRecord> {
+pub(super) fn records() -> Vec<IntervalRecord> {
     (0..2u64)
         .map(|i| {
             let iv = Interval {
@@ -70,7 +71,7 @@ fn threshold(metric: &str, stat: Stat, limit: f64, actual: Option<f64>) -> Thres
     }
 }
 
-fn summary(thresholds: Vec<ThresholdResult>) -> Summary {
+pub(super) fn summary(thresholds: Vec<ThresholdResult>) -> Summary {
     let totals = totals_of(&records());
     Summary::build(
         SummaryParts {
@@ -110,7 +111,7 @@ fn summary(thresholds: Vec<ThresholdResult>) -> Summary {
     )
 }
 
-fn thresholds() -> Vec<ThresholdResult> {
+pub(super) fn thresholds() -> Vec<ThresholdResult> {
     vec![
         threshold("login", Stat::P95, 500.0, Some(3.0)),
         threshold(ODD, Stat::P99, 600.0, Some(700.0)),
@@ -149,7 +150,8 @@ fn formats_come_from_extensions() {
     assert_eq!(f("a.markdown"), Some(Format::Markdown));
     assert_eq!(f("a.json"), Some(Format::Json));
     assert_eq!(f("a.txt"), Some(Format::Text));
-    assert_eq!(f("a.html"), None);
+    assert_eq!(f("a.html"), Some(Format::Html));
+    assert_eq!(f("a.pdf"), None);
     assert_eq!(f("a"), None);
 }
 
