@@ -29,6 +29,18 @@ pub enum Verdict {
     Incomplete,
 }
 
+impl Verdict {
+    /// The word capacity.json writes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Found => "found",
+            Verdict::NotFound => "not_found",
+            Verdict::Void => "void",
+            Verdict::Incomplete => "incomplete",
+        }
+    }
+}
+
 /// What the search looked for.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SearchSpec {

@@ -28,6 +28,17 @@ pub enum StepVerdict {
     Void,
 }
 
+impl StepVerdict {
+    /// The word capacity.json writes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepVerdict::Pass => "pass",
+            StepVerdict::Fail => "fail",
+            StepVerdict::Void => "void",
+        }
+    }
+}
+
 /// The search's limits.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Bounds {

@@ -300,9 +300,8 @@ impl Observer for Table {
             println!("{line}");
         }
         let verdict = match s.verdict {
-            StepVerdict::Pass => "pass",
             StepVerdict::Fail => "FAIL",
-            StepVerdict::Void => "void",
+            v => v.as_str(),
         };
         let load = format!("{} {}", fmt_load(s.load), unit_label(self.model));
         let mut line = format!("{:>4}  {load:>18}  {verdict:<7}", s.index);

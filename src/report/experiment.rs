@@ -202,9 +202,9 @@ fn capacity_section(cap: &Capacity, dir: &Path) -> Section {
     let mut h = String::new();
     let _ = writeln!(
         h,
-        "<p><b>{}</b> ({:?}); SLOs: {}. {} steps, {:.0} s.</p>",
+        "<p><b>{}</b> ({}); SLOs: {}. {} steps, {:.0} s.</p>",
         esc(&cap.summary),
-        cap.verdict,
+        cap.verdict.as_str(),
         esc(&cap.slos.join(", ")),
         cap.steps.len(),
         cap.elapsed_s
@@ -270,10 +270,10 @@ fn capacity_section(cap: &Capacity, dir: &Path) -> Section {
     for s in &cap.steps {
         let _ = writeln!(
             h,
-            "<tr><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{:?}</td><td class=\"n\">{:.1}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td class=\"n\">{:.1}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
             s.index,
             fmt_load(s.load),
-            s.verdict,
+            s.verdict.as_str(),
             s.throughput_per_s,
             s.error_rate
                 .map_or("-".into(), |e| format!("{:.2}%", e * 100.0)),
