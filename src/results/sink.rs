@@ -9,6 +9,7 @@
 
 use super::error::ResultsError;
 use super::summary::Summary;
+use super::target::{ServerFigures, TargetSample};
 use super::totals::Totals;
 use crate::metrics::Interval;
 
@@ -19,6 +20,11 @@ pub struct Tick<'a> {
     pub totals: &'a Totals,
     /// The engine's stage label, e.g. `stage 2/3: hold 40 VUs`.
     pub stage: &'a str,
+    /// `run --scrape`: the target's samples completed during this
+    /// interval (empty without, or when every scrape of it failed).
+    pub target: &'a TargetSample,
+    /// `run --scrape`: the scraped server's latest CPU and event-loop lag.
+    pub server: Option<ServerFigures>,
 }
 
 /// A consumer of a run's intervals.

@@ -64,6 +64,8 @@ impl Written {
             interval: iv,
             totals: &self.totals,
             stage: "stage 1/1: hold 10 VUs",
+            target: &Default::default(),
+            server: None,
         };
         self.writer.interval(&tick).unwrap();
     }
