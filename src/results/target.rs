@@ -108,6 +108,136 @@ pub fn key_name(key: &str) -> &str {
     key.split_once('{').map_or(key, |(name, _)| name)
 }
 
+/// Sample names kept by default, with the kind they have in Rocket.Chat's
+/// and node exporter's text (used when a run is read back from its
+/// interval lines, which carry values only).
+pub const DEFAULTS: &[(&str, SeriesKind)] = &[
+    ("process_cpu_seconds_total", SeriesKind::Counter),
+    ("process_cpu_user_seconds_total", SeriesKind::Counter),
+    ("process_resident_memory_bytes", SeriesKind::Gauge),
+    ("nodejs_eventloop_lag_seconds", SeriesKind::Gauge),
+    ("nodejs_eventloop_lag_p50_seconds", SeriesKind::Gauge),
+    ("nodejs_eventloop_lag_p90_seconds", SeriesKind::Gauge),
+    ("nodejs_eventloop_lag_p99_seconds", SeriesKind::Gauge),
+    ("nodejs_heap_size_used_bytes", SeriesKind::Gauge),
+    ("rocketchat_ddp_sessions_count", SeriesKind::Gauge),
+    ("rocketchat_ddp_connected_users", SeriesKind::Gauge),
+    ("rocketchat_users_online", SeriesKind::Gauge),
+    ("rocketchat_message_sent", SeriesKind::Counter),
+    ("rocketchat_ddp_rate_limit_exceeded", SeriesKind::Counter),
+    ("rocketchat_instance_count", SeriesKind::Gauge),
+    ("node_cpu_seconds_total", SeriesKind::Counter),
+    ("node_memory_MemAvailable_bytes", SeriesKind::Gauge),
+    ("node_memory_MemTotal_bytes", SeriesKind::Gauge),
+    ("node_load1", SeriesKind::Gauge),
+];
+
+/// Summaries (histograms in our `serve`) kept by default: their
+/// quantiles, `_sum` and `_count`, not their buckets.
+pub const TIMINGS: &[&str] = &["rocketchat_rest_api", "rocketchat_meteor_methods"];
+
+/// The kind of a default series, by its sample name.
+pub fn default_kind(name: &str) -> Option<SeriesKind> {
+    if let Some((_, kind)) = DEFAULTS.iter().find(|(n, _)| *n == name) {
+        return Some(*kind);
+    }
+    TIMINGS
+        .iter()
+        .any(|t| {
+            name.strip_prefix(t)
+                .is_some_and(|rest| matches!(rest, "" | "_sum" | "_count"))
+        })
+        .then_some(SeriesKind::Summary)
+}
+
+/// The kind of a series known only by its name (a run read back from its
+/// interval lines): the default's, else a counter by the `_total`
+/// convention, else untyped.
+pub fn guess_kind(name: &str) -> SeriesKind {
+    default_kind(name).unwrap_or(if name.ends_with("_total") {
+        SeriesKind::Counter
+    } else {
+        SeriesKind::Untyped
+    })
+}
+
+/// A series key back into its name and labels ([`series_key`]'s
+/// inverse); `None` for text it cannot have written.
+pub fn parse_key(key: &str) -> Option<(String, BTreeMap<String, String>)> {
+    let Some((name, rest)) = key.split_once('{') else {
+        return Some((key.to_string(), BTreeMap::new()));
+    };
+    let mut labels = BTreeMap::new();
+    let mut chars = rest.strip_suffix('}')?.chars().peekable();
+    while chars.peek().is_some() {
+        let label: String = chars.by_ref().take_while(|&c| c != '=').collect();
+        if chars.next() != Some('"') {
+            return None;
+        }
+        let mut value = String::new();
+        loop {
+            match chars.next()? {
+                '"' => break,
+                '\\' => match chars.next()? {
+                    'n' => value.push('\n'),
+                    c => value.push(c),
+                },
+                c => value.push(c),
+            }
+        }
+        labels.insert(label, value);
+        match chars.next() {
+            None | Some(',') => {}
+            Some(_) => return None,
+        }
+    }
+    Some((name.to_string(), labels))
+}
+
+/// `target_metrics` again from interval lines (a run that died before its
+/// summary): kinds by name ([`guess_kind`]), times the ends of the lines,
+/// `scrapes` the lines with a sample of the source (failures unknown).
+pub fn from_intervals(lines: &[super::IntervalRecord]) -> Option<TargetMetrics> {
+    let mut totals = TargetTotals::default();
+    let mut sources: BTreeMap<&str, u64> = BTreeMap::new();
+    for line in lines {
+        let at_s = line.elapsed_s;
+        for (source, values) in &line.target {
+            *sources.entry(source).or_default() += 1;
+            for (key, &value) in values {
+                let Some((name, labels)) = parse_key(key) else {
+                    continue;
+                };
+                totals.add(&SeriesSample {
+                    source,
+                    key,
+                    name: &name,
+                    labels: &labels,
+                    kind: guess_kind(&name),
+                    at_s,
+                    value,
+                });
+            }
+        }
+    }
+    if sources.is_empty() {
+        return None;
+    }
+    Some(TargetMetrics {
+        sources: sources
+            .into_iter()
+            .map(|(source, scrapes)| ScrapeSource {
+                url: source.to_string(),
+                source: source.to_string(),
+                scrapes,
+                failures: 0,
+                last_error: None,
+            })
+            .collect(),
+        series: totals.series(),
+    })
+}
+
 /// The scraped server's latest figures, for the progress display.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct ServerFigures {
@@ -314,6 +444,21 @@ mod tests {
     }
 
     #[test]
+    fn keys_parse_back() {
+        let labels = BTreeMap::from([
+            ("ua".to_string(), "a \"b\", c=d\\e\nf".to_string()),
+            ("m".to_string(), String::new()),
+        ]);
+        let key = series_key("x_count", &labels);
+        assert_eq!(parse_key(&key), Some(("x_count".to_string(), labels)));
+        assert_eq!(parse_key("up"), Some(("up".to_string(), BTreeMap::new())));
+        assert_eq!(parse_key("x{a=1}"), None);
+        assert_eq!(guess_kind("rocketchat_ddp_sessions_count"), SeriesKind::Gauge);
+        assert_eq!(guess_kind("rocketchat_rest_api_count"), SeriesKind::Summary);
+        assert_eq!(guess_kind("http_requests_total"), SeriesKind::Counter);
+    }
+
+    #[test]
     fn rates_count_a_reset_from_zero_and_gauges_have_none() {
         let mut t = TargetTotals::default();
         // 10 -> 14 (+4), restart: 2 (+2), -> 5 (+3): 9 over 3 s.
@@ -333,7 +478,10 @@ mod tests {
         let f = t.figures();
         assert_eq!(f.cpu_pct, Some(300.0));
         assert_eq!(f.lag_ms, Some(2.0));
-        let m = TargetMetrics { sources: vec![], series };
+        let m = TargetMetrics {
+            sources: vec![],
+            series,
+        };
         assert_eq!(m.cpu_pct("rc:9458"), Some(300.0));
         assert_eq!(m.lag_max_ms("rc:9458"), Some(4.0));
         assert_eq!(m.ddp_sessions_max("rc:9458"), None);

@@ -22,6 +22,7 @@ pub use collect::TargetCollector;
 pub use select::{MAX_SERIES, Selector};
 pub use url::ScrapeUrl;
 
+use crate::results::SeriesKind;
 use crate::results::target::series_key;
 use fetch::Fetcher;
 use parse::{ParseError, Sample};
@@ -31,6 +32,8 @@ pub const PERIOD: Duration = Duration::from_secs(1);
 /// A scrape not answered within this is a failure (below the period, so
 /// a slow target never stacks scrapes).
 pub const TIMEOUT: Duration = Duration::from_millis(800);
+/// Where in each interval a scrape starts.
+const PHASE: Duration = Duration::from_millis(100);
 
 /// What `--scrape` and `--scrape-match` ask for.
 #[derive(Clone, Debug, Default)]
@@ -172,7 +175,10 @@ async fn scrape_loop(
     start: Instant,
 ) {
     let fetcher = Fetcher::new(url);
-    let mut tick = tokio::time::interval(PERIOD);
+    // A tenth into each interval: a scrape within TIMEOUT then completes
+    // before the collector closes the interval, so each line gets one.
+    let first = tokio::time::Instant::from_std(start) + PHASE;
+    let mut tick = tokio::time::interval_at(first, PERIOD);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut seq = 0;
     loop {
@@ -222,7 +228,14 @@ fn select(
     let samples = parse::parse(text, &|name| selector.keeps(name))?;
     let mut series: BTreeMap<String, Sample> = samples
         .into_iter()
-        .map(|s| (series_key(&s.name, &s.labels), s))
+        .map(|mut s| {
+            // Our serve writes `rocketchat_message_sent` untyped to keep
+            // Rocket.Chat's name; it is still a counter.
+            if s.kind == SeriesKind::Untyped {
+                s.kind = select::default_kind(&s.name).unwrap_or(s.kind);
+            }
+            (series_key(&s.name, &s.labels), s)
+        })
         .collect();
     let found = series.len();
     if found <= MAX_SERIES {

@@ -5,39 +5,11 @@
 
 use regex::Regex;
 
-use crate::results::SeriesKind;
+pub use crate::results::target::{default_kind, guess_kind};
 
 /// Series kept per source at most: a Rocket.Chat with many REST
 /// endpoints and user agents exposes thousands of summary series.
 pub const MAX_SERIES: usize = 2000;
-
-/// Sample names kept by default, with the kind they have in Rocket.Chat's
-/// and node exporter's text (used when a run is read back from its
-/// interval lines, which carry values only).
-const DEFAULTS: &[(&str, SeriesKind)] = &[
-    ("process_cpu_seconds_total", SeriesKind::Counter),
-    ("process_cpu_user_seconds_total", SeriesKind::Counter),
-    ("process_resident_memory_bytes", SeriesKind::Gauge),
-    ("nodejs_eventloop_lag_seconds", SeriesKind::Gauge),
-    ("nodejs_eventloop_lag_p50_seconds", SeriesKind::Gauge),
-    ("nodejs_eventloop_lag_p90_seconds", SeriesKind::Gauge),
-    ("nodejs_eventloop_lag_p99_seconds", SeriesKind::Gauge),
-    ("nodejs_heap_size_used_bytes", SeriesKind::Gauge),
-    ("rocketchat_ddp_sessions_count", SeriesKind::Gauge),
-    ("rocketchat_ddp_connected_users", SeriesKind::Gauge),
-    ("rocketchat_users_online", SeriesKind::Gauge),
-    ("rocketchat_message_sent", SeriesKind::Counter),
-    ("rocketchat_ddp_rate_limit_exceeded", SeriesKind::Counter),
-    ("rocketchat_instance_count", SeriesKind::Gauge),
-    ("node_cpu_seconds_total", SeriesKind::Counter),
-    ("node_memory_MemAvailable_bytes", SeriesKind::Gauge),
-    ("node_memory_MemTotal_bytes", SeriesKind::Gauge),
-    ("node_load1", SeriesKind::Gauge),
-];
-
-/// Summaries (histograms in our `serve`) kept by default: their
-/// quantiles, `_sum` and `_count`, not their buckets.
-const TIMINGS: &[&str] = &["rocketchat_rest_api", "rocketchat_meteor_methods"];
 
 /// The series a run keeps.
 #[derive(Clone, Debug, Default)]
@@ -51,31 +23,6 @@ impl Selector {
     pub fn keeps(&self, name: &str) -> bool {
         default_kind(name).is_some() || self.extra.iter().any(|r| r.is_match(name))
     }
-}
-
-/// The kind of a default series, by its sample name.
-pub fn default_kind(name: &str) -> Option<SeriesKind> {
-    if let Some((_, kind)) = DEFAULTS.iter().find(|(n, _)| *n == name) {
-        return Some(*kind);
-    }
-    TIMINGS
-        .iter()
-        .any(|t| {
-            name.strip_prefix(t)
-                .is_some_and(|rest| matches!(rest, "" | "_sum" | "_count"))
-        })
-        .then_some(SeriesKind::Summary)
-}
-
-/// The kind of a series known only by its name (a run read back from its
-/// interval lines): the default's, else a counter by the `_total`
-/// convention, else untyped.
-pub fn guess_kind(name: &str) -> SeriesKind {
-    default_kind(name).unwrap_or(if name.ends_with("_total") {
-        SeriesKind::Counter
-    } else {
-        SeriesKind::Untyped
-    })
 }
 
 #[cfg(test)]
@@ -130,13 +77,5 @@ mod tests {
         assert!(kept
             .iter()
             .any(|x| x.name == "rocketchat_meteor_subscriptions_count"));
-    }
-
-    #[test]
-    fn kinds_by_name() {
-        assert_eq!(guess_kind("rocketchat_ddp_sessions_count"), SeriesKind::Gauge);
-        assert_eq!(guess_kind("rocketchat_rest_api_count"), SeriesKind::Summary);
-        assert_eq!(guess_kind("rocketchat_rest_api_bucket"), SeriesKind::Untyped);
-        assert_eq!(guess_kind("http_requests_total"), SeriesKind::Counter);
     }
 }
