@@ -11,7 +11,7 @@ use serde_json::Value;
 
 mod common;
 
-use common::{Serve, Workdir, json, refused, rocketload};
+use common::{Serve, Workdir, json, refused, rocketload, run_quiet};
 
 const PROBE: &str = r#"
 name: scrape-probe
@@ -38,18 +38,11 @@ fn free_port() -> u16 {
 
 /// `run PROBE --quiet --out OUT EXTRA...`: exit code and summary.json.
 fn run(w: &Workdir, extra: &[&str]) -> (i32, Value) {
-    let scenario = w.scenario(PROBE);
-    let out = w.out();
-    let mut args = vec![
-        "run",
-        scenario.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    let o = rocketload(&args);
-    (o.status.code().unwrap_or(-1), json(&out.join("summary.json")))
+    let o = run_quiet(w, PROBE, extra);
+    (
+        o.status.code().unwrap_or(-1),
+        json(&w.out().join("summary.json")),
+    )
 }
 
 /// The run measured its load: the probe metric has operations.
@@ -109,7 +102,10 @@ fn scraped_series_land_in_the_summary_and_interval_lines() {
             .unwrap_or_else(|| panic!("{name} not in {series:?}"))
     };
     let lag = named("nodejs_eventloop_lag_seconds");
-    assert_eq!((lag["kind"].as_str(), lag["labels"]["instance"].as_str()), (Some("gauge"), Some("0")));
+    assert_eq!(
+        (lag["kind"].as_str(), lag["labels"]["instance"].as_str()),
+        (Some("gauge"), Some("0"))
+    );
     assert!(lag["samples"].as_u64().unwrap() > 0);
     let sessions = named("rocketchat_ddp_sessions_count");
     assert_eq!(sessions["kind"], "gauge");
@@ -118,16 +114,24 @@ fn scraped_series_land_in_the_summary_and_interval_lines() {
     assert_eq!(cpu["kind"], "counter");
     let requests = series
         .iter()
-        .find(|x| x["name"] == "rocketchat_rest_api_count" && x["labels"]["entrypoint"] == "/api/v1/me")
+        .find(|x| {
+            x["name"] == "rocketchat_rest_api_count" && x["labels"]["entrypoint"] == "/api/v1/me"
+        })
         .expect("the probe's REST endpoint is counted");
     assert!(requests["last"].as_f64().unwrap() > 0.0);
 
     let lines = interval_lines(&w.out());
     let with_target: Vec<&Value> = lines.iter().filter(|l| l.get("target").is_some()).collect();
-    assert!(!with_target.is_empty(), "interval lines hold target samples");
+    assert!(
+        !with_target.is_empty(),
+        "interval lines hold target samples"
+    );
     for l in &with_target {
         let values = &l["target"][metrics.as_str()];
-        assert!(values[r#"nodejs_eventloop_lag_seconds{instance="0"}"#].is_number(), "{l}");
+        assert!(
+            values[r#"nodejs_eventloop_lag_seconds{instance="0"}"#].is_number(),
+            "{l}"
+        );
         assert!(values["rocketchat_ddp_sessions_count"].is_number(), "{l}");
     }
 
@@ -140,10 +144,14 @@ fn scraped_series_land_in_the_summary_and_interval_lines() {
     std::fs::remove_file(w.out().join("summary.json")).unwrap();
     let report = rocketload(&["report", w.out().to_str().unwrap(), "--format", "json"]);
     let partial: Value = serde_json::from_slice(&report.stdout).expect("report json");
-    let rebuilt = partial["target_metrics"]["series"].as_array().expect("rebuilt series");
-    assert!(rebuilt
-        .iter()
-        .any(|x| x["name"] == "rocketchat_ddp_sessions_count" && x["kind"] == "gauge"));
+    let rebuilt = partial["target_metrics"]["series"]
+        .as_array()
+        .expect("rebuilt series");
+    assert!(
+        rebuilt
+            .iter()
+            .any(|x| x["name"] == "rocketchat_ddp_sessions_count" && x["kind"] == "gauge")
+    );
 }
 
 #[test]
@@ -191,7 +199,8 @@ fn garbage(conn: &mut std::net::TcpStream) {
 /// 50 MB of valid-looking text, framed by the close (no length to refuse
 /// it by): the client must stop reading at its cap.
 fn fifty_megabytes(conn: &mut std::net::TcpStream) {
-    let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n");
+    let _ =
+        conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n");
     let line = "process_resident_memory_bytes 734556160\n".repeat(1024);
     let mut sent = 0;
     while sent < 50_000_000 {
@@ -232,13 +241,24 @@ fn malformed_scrape_urls_exit_2_before_any_load() {
         &[
             (&["--scrape", "not-a-url"], "--scrape <URL>"),
             (&["--scrape", "not-a-url"], "not-a-url"),
-            (&["--scrape", "ftp://127.0.0.1/metrics"], "not http or https"),
             (
-                &["--scrape", "http://127.0.0.1:9/a", "--scrape", "http://127.0.0.1:9/b"],
+                &["--scrape", "ftp://127.0.0.1/metrics"],
+                "not http or https",
+            ),
+            (
+                &[
+                    "--scrape",
+                    "http://127.0.0.1:9/a",
+                    "--scrape",
+                    "http://127.0.0.1:9/b",
+                ],
                 "same source",
             ),
             (&["--scrape-match", "x"], "--scrape"),
-            (&["--scrape", "http://127.0.0.1:9/", "--scrape-match", "("], "not a regular expression"),
+            (
+                &["--scrape", "http://127.0.0.1:9/", "--scrape-match", "("],
+                "not a regular expression",
+            ),
         ],
     );
 }

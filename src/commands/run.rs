@@ -8,11 +8,11 @@ use crate::cli::RunArgs;
 use crate::engine::Overrides;
 use crate::results::export::Format;
 use crate::results::{Progress, print_summary};
-use crate::scrape::{ScrapeConfig, Selector};
 use crate::runner::{
     Exit, Measure, Measurement, Planned, Prepared, RunError, RunRequest, SHUTDOWN_GRACE, exit_of,
     report_error,
 };
+use crate::scrape::{ScrapeConfig, Selector};
 
 mod repeat;
 

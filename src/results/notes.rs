@@ -59,7 +59,11 @@ pub enum NoteKind {
     },
     /// `run --scrape`: a source exposed more selected series than are
     /// kept; the first `kept` by key were.
-    ScrapeSeriesCut { source: String, found: u64, kept: u64 },
+    ScrapeSeriesCut {
+        source: String,
+        found: u64,
+        kept: u64,
+    },
     /// A schema-1 note, kept as its text.
     Other,
 }

@@ -381,7 +381,11 @@ impl TargetSeries {
 
 impl TargetMetrics {
     /// The series of one source named `name`.
-    fn named<'a>(&'a self, source: &'a str, name: &'a str) -> impl Iterator<Item = &'a TargetSeries> {
+    fn named<'a>(
+        &'a self,
+        source: &'a str,
+        name: &'a str,
+    ) -> impl Iterator<Item = &'a TargetSeries> {
         self.series
             .iter()
             .filter(move |s| s.source == source && s.name == name)
@@ -404,7 +408,9 @@ impl TargetMetrics {
 
     /// The most open DDP sessions a source showed.
     pub fn ddp_sessions_max(&self, source: &str) -> Option<f64> {
-        self.named(source, DDP_SESSIONS).map(|s| s.max).reduce(f64::max)
+        self.named(source, DDP_SESSIONS)
+            .map(|s| s.max)
+            .reduce(f64::max)
     }
 }
 
@@ -453,7 +459,10 @@ mod tests {
         assert_eq!(parse_key(&key), Some(("x_count".to_string(), labels)));
         assert_eq!(parse_key("up"), Some(("up".to_string(), BTreeMap::new())));
         assert_eq!(parse_key("x{a=1}"), None);
-        assert_eq!(guess_kind("rocketchat_ddp_sessions_count"), SeriesKind::Gauge);
+        assert_eq!(
+            guess_kind("rocketchat_ddp_sessions_count"),
+            SeriesKind::Gauge
+        );
         assert_eq!(guess_kind("rocketchat_rest_api_count"), SeriesKind::Summary);
         assert_eq!(guess_kind("http_requests_total"), SeriesKind::Counter);
     }
@@ -464,13 +473,31 @@ mod tests {
         // 10 -> 14 (+4), restart: 2 (+2), -> 5 (+3): 9 over 3 s.
         let cpu = [(0.0, 10.0), (1.0, 14.0), (2.0, 2.0), (3.0, 5.0)];
         feed(&mut t, CPU_SECONDS, SeriesKind::Counter, &cpu);
-        feed(&mut t, EVENTLOOP_LAG, SeriesKind::Gauge, &[(0.0, 0.004), (3.0, 0.002)]);
-        feed(&mut t, "rocketchat_rest_api_count", SeriesKind::Summary, &[(0.0, 1.0), (2.0, 5.0)]);
-        feed(&mut t, "rocketchat_rest_api", SeriesKind::Summary, &[(0.0, 1.0), (2.0, 5.0)]);
+        feed(
+            &mut t,
+            EVENTLOOP_LAG,
+            SeriesKind::Gauge,
+            &[(0.0, 0.004), (3.0, 0.002)],
+        );
+        feed(
+            &mut t,
+            "rocketchat_rest_api_count",
+            SeriesKind::Summary,
+            &[(0.0, 1.0), (2.0, 5.0)],
+        );
+        feed(
+            &mut t,
+            "rocketchat_rest_api",
+            SeriesKind::Summary,
+            &[(0.0, 1.0), (2.0, 5.0)],
+        );
         let series = t.series();
         let get = |n: &str| series.iter().find(|s| s.name == n).unwrap();
         let c = get(CPU_SECONDS);
-        assert_eq!((c.samples, c.first, c.min, c.max, c.last), (4, 10.0, 2.0, 14.0, 5.0));
+        assert_eq!(
+            (c.samples, c.first, c.min, c.max, c.last),
+            (4, 10.0, 2.0, 14.0, 5.0)
+        );
         assert_eq!(c.rate_per_s, Some(3.0));
         assert_eq!(get(EVENTLOOP_LAG).rate_per_s, None);
         assert_eq!(get("rocketchat_rest_api_count").rate_per_s, Some(2.0));

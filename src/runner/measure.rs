@@ -21,8 +21,7 @@ use crate::results::export::{ExportInput, Format, write_export};
 use crate::results::{
     CpuTimes, Host, IntervalSink, LoadSpec, Note, NoteKind, RepeatRef, ResultsError, RunInfo,
     RunWriter, ShardRef, ShardTiming, Summary, SummaryParts, TargetSample, Tick, Tool, Totals,
-    evaluate,
-    read_intervals,
+    evaluate, read_intervals,
 };
 use crate::scenario::{Fault, Scenario};
 use crate::scrape::{ScrapeConfig, Scraping, TargetCollector};

@@ -19,8 +19,8 @@
 use std::collections::BTreeMap;
 
 use openmetrics_parser::{
-    MetricFamily, MetricNumber, OpenMetricsType, OpenMetricsValue, PrometheusType,
-    PrometheusValue, Sample as ParsedSample,
+    HistogramValue, MetricFamily, MetricNumber, OpenMetricsValue, PrometheusValue,
+    Sample as ParsedSample, SummaryValue,
 };
 
 use crate::results::SeriesKind;
@@ -49,13 +49,13 @@ pub fn parse(text: &str, keep: &dyn Fn(&str) -> bool) -> Result<Vec<Sample>, Par
         let exposition = openmetrics_parser::openmetrics::parse_openmetrics(text)
             .map_err(|e| ParseError(first_line(&e.to_string())))?;
         for family in exposition.families.values() {
-            flatten_openmetrics(family, keep, &mut out);
+            flatten(family, keep, &mut out);
         }
     } else {
         let exposition = openmetrics_parser::prometheus::parse_prometheus(text)
             .map_err(|e| ParseError(first_line(&e.to_string())))?;
         for family in exposition.families.values() {
-            flatten_prometheus(family, keep, &mut out);
+            flatten(family, keep, &mut out);
         }
     }
     out.retain(|s| s.value.is_finite());
@@ -125,7 +125,7 @@ impl Flatten<'_> {
     }
 
     /// A summary's quantiles, `_sum` and `_count`.
-    fn summary(&mut self, labels: &BTreeMap<String, String>, s: &openmetrics_parser::SummaryValue) {
+    fn summary(&mut self, labels: &BTreeMap<String, String>, s: &SummaryValue) {
         for q in &s.quantiles {
             let extra = Some(("quantile", format_le(q.quantile)));
             self.push("", labels, extra, SeriesKind::Summary, q.value.as_f64());
@@ -134,11 +134,7 @@ impl Flatten<'_> {
     }
 
     /// A histogram's `_bucket`s, `_sum` and `_count`.
-    fn histogram(
-        &mut self,
-        labels: &BTreeMap<String, String>,
-        h: &openmetrics_parser::HistogramValue,
-    ) {
+    fn histogram(&mut self, labels: &BTreeMap<String, String>, h: &HistogramValue) {
         for b in &h.buckets {
             let extra = Some(("le", format_le(b.upper_bound)));
             let count = b.count.as_f64();
@@ -172,37 +168,56 @@ fn format_le(v: f64) -> String {
     }
 }
 
-fn flatten_prometheus(
-    family: &MetricFamily<PrometheusType, PrometheusValue>,
-    keep: &dyn Fn(&str) -> bool,
-    out: &mut Vec<Sample>,
-) {
-    let mut f = Flatten {
-        family: &family.family_name,
-        keep,
-        out,
-    };
-    for sample in family.iter_samples() {
-        let labels = labels_of(sample);
-        match &sample.value {
-            PrometheusValue::Counter(c) => {
-                f.push("", &labels, None, SeriesKind::Counter, c.value.as_f64());
-            }
-            PrometheusValue::Gauge(n) => f.push("", &labels, None, SeriesKind::Gauge, n.as_f64()),
-            PrometheusValue::Unknown(n) => {
-                f.push("", &labels, None, SeriesKind::Untyped, n.as_f64());
-            }
-            PrometheusValue::Summary(s) => f.summary(&labels, s),
-            PrometheusValue::Histogram(h) => f.histogram(&labels, h),
+/// A sample's value in the terms both grammars share.
+enum Value<'a> {
+    /// A value with the suffix its sample name adds to the family's.
+    Plain(&'static str, SeriesKind, f64),
+    Summary(&'a SummaryValue),
+    Histogram(&'a HistogramValue),
+}
+
+/// The values of one of the parser's two value types.
+trait Flat {
+    fn flat(&self) -> Value<'_>;
+}
+
+impl Flat for PrometheusValue {
+    fn flat(&self) -> Value<'_> {
+        match self {
+            PrometheusValue::Counter(c) => Value::Plain("", SeriesKind::Counter, c.value.as_f64()),
+            PrometheusValue::Gauge(n) => Value::Plain("", SeriesKind::Gauge, n.as_f64()),
+            PrometheusValue::Unknown(n) => Value::Plain("", SeriesKind::Untyped, n.as_f64()),
+            PrometheusValue::Summary(s) => Value::Summary(s),
+            PrometheusValue::Histogram(h) => Value::Histogram(h),
         }
     }
 }
 
-fn flatten_openmetrics(
-    family: &MetricFamily<OpenMetricsType, OpenMetricsValue>,
-    keep: &dyn Fn(&str) -> bool,
-    out: &mut Vec<Sample>,
-) {
+impl Flat for OpenMetricsValue {
+    fn flat(&self) -> Value<'_> {
+        match self {
+            // An OpenMetrics counter family `x` writes its sample `x_total`.
+            OpenMetricsValue::Counter(c) => {
+                Value::Plain("_total", SeriesKind::Counter, c.value.as_f64())
+            }
+            OpenMetricsValue::Gauge(n) => Value::Plain("", SeriesKind::Gauge, n.as_f64()),
+            OpenMetricsValue::Unknown(n) | OpenMetricsValue::StateSet(n) => {
+                Value::Plain("", SeriesKind::Untyped, n.as_f64())
+            }
+            OpenMetricsValue::Summary(s) => Value::Summary(s),
+            OpenMetricsValue::Histogram(h) | OpenMetricsValue::GaugeHistogram(h) => {
+                Value::Histogram(h)
+            }
+            OpenMetricsValue::Info => Value::Plain("_info", SeriesKind::Gauge, 1.0),
+        }
+    }
+}
+
+fn flatten<T, V>(family: &MetricFamily<T, V>, keep: &dyn Fn(&str) -> bool, out: &mut Vec<Sample>)
+where
+    T: Clone,
+    V: Flat + openmetrics_parser::RenderableMetricValue + Clone,
+{
     let mut f = Flatten {
         family: &family.family_name,
         keep,
@@ -210,20 +225,10 @@ fn flatten_openmetrics(
     };
     for sample in family.iter_samples() {
         let labels = labels_of(sample);
-        match &sample.value {
-            // An OpenMetrics counter family `x` writes its sample `x_total`.
-            OpenMetricsValue::Counter(c) => {
-                f.push("_total", &labels, None, SeriesKind::Counter, c.value.as_f64());
-            }
-            OpenMetricsValue::Gauge(n) => f.push("", &labels, None, SeriesKind::Gauge, n.as_f64()),
-            OpenMetricsValue::Unknown(n) | OpenMetricsValue::StateSet(n) => {
-                f.push("", &labels, None, SeriesKind::Untyped, n.as_f64());
-            }
-            OpenMetricsValue::Summary(s) => f.summary(&labels, s),
-            OpenMetricsValue::Histogram(h) | OpenMetricsValue::GaugeHistogram(h) => {
-                f.histogram(&labels, h);
-            }
-            OpenMetricsValue::Info => f.push("_info", &labels, None, SeriesKind::Gauge, 1.0),
+        match sample.value.flat() {
+            Value::Plain(suffix, kind, v) => f.push(suffix, &labels, None, kind, v),
+            Value::Summary(s) => f.summary(&labels, s),
+            Value::Histogram(h) => f.histogram(&labels, h),
         }
     }
 }
@@ -279,7 +284,10 @@ mod tests {
                     rocketchat_rest_api_bucket{le=\"+Inf\",method=\"POST\"} 3\n# EOF\n";
         let all = parse(text, &|n| !n.ends_with("_bucket")).unwrap();
         let by_name = |n: &str| all.iter().find(|s| s.name == n).unwrap();
-        assert_eq!(by_name("process_cpu_seconds_total").kind, SeriesKind::Counter);
+        assert_eq!(
+            by_name("process_cpu_seconds_total").kind,
+            SeriesKind::Counter
+        );
         assert_eq!(by_name("rocketchat_message_sent").kind, SeriesKind::Untyped);
         let count = by_name("rocketchat_rest_api_count");
         assert_eq!((count.kind, count.value), (SeriesKind::Histogram, 3.0));
@@ -294,7 +302,10 @@ mod tests {
                     m_count{ua=\"Mozilla/5.0 (KHTML, like Gecko)\"} 0\n";
         let all = parse(text, &|_| true).unwrap();
         assert_eq!(all.len(), 2, "NaN left out: {all:?}");
-        assert!(all.iter().all(|s| s.labels["ua"] == "Mozilla/5.0 (KHTML, like Gecko)"));
+        assert!(
+            all.iter()
+                .all(|s| s.labels["ua"] == "Mozilla/5.0 (KHTML, like Gecko)")
+        );
     }
 
     #[test]

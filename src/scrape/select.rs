@@ -74,8 +74,9 @@ mod tests {
             extra: vec![Regex::new("^rocketchat_meteor_subscriptions").unwrap()],
         };
         let kept = parse(RC, &|n| s.keeps(n)).unwrap();
-        assert!(kept
-            .iter()
-            .any(|x| x.name == "rocketchat_meteor_subscriptions_count"));
+        assert!(
+            kept.iter()
+                .any(|x| x.name == "rocketchat_meteor_subscriptions_count")
+        );
     }
 }

@@ -30,7 +30,9 @@ impl ScrapeUrl {
             }
         };
         let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
-            return Err(format!("`{s}`: no host; expected e.g. http://10.0.0.5:9458/metrics"));
+            return Err(format!(
+                "`{s}`: no host; expected e.g. http://10.0.0.5:9458/metrics"
+            ));
         };
         let authority = match url.port() {
             Some(p) => format!("{host}:{p}"),
@@ -93,7 +95,10 @@ mod tests {
     #[test]
     fn urls_name_their_source_and_default_the_path() {
         let u = ScrapeUrl::parse("http://10.0.0.5:9458").unwrap();
-        assert_eq!((u.source().as_str(), u.path()), ("10.0.0.5:9458", "/metrics"));
+        assert_eq!(
+            (u.source().as_str(), u.path()),
+            ("10.0.0.5:9458", "/metrics")
+        );
         let u = ScrapeUrl::parse("https://rc.example.org/custom/metrics?x=1").unwrap();
         assert_eq!(u.source(), "rc.example.org:443");
         assert_eq!(u.path(), "/custom/metrics?x=1");
@@ -104,7 +109,11 @@ mod tests {
 
     #[test]
     fn bad_urls_say_why() {
-        assert!(ScrapeUrl::parse("not-a-url").unwrap_err().contains("not-a-url"));
+        assert!(
+            ScrapeUrl::parse("not-a-url")
+                .unwrap_err()
+                .contains("not-a-url")
+        );
         let e = ScrapeUrl::parse("ftp://host/metrics").unwrap_err();
         assert!(e.contains("not http or https"), "{e}");
         assert!(ScrapeUrl::parse("http://").is_err());
