@@ -114,6 +114,23 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION", default_value = "5s",
           requires = "repeat", value_parser = parse_cooldown)]
     pub cooldown: Duration,
+    /// Serve live Prometheus metrics on this address while the run goes
+    /// (http://ADDR/metrics; every series prefixed `rocketload_`, listed in
+    /// results/README.md; latencies as histograms). Bound before any load:
+    /// a busy address exits 2. Any address is accepted, unlike `serve`,
+    /// which needs --public: this endpoint only shows figures, and a shard
+    /// in a Kubernetes pod must bind 0.0.0.0:PORT (or its pod IP) for
+    /// Prometheus to scrape it. Give 127.0.0.1:PORT to keep it on this host.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// After the run, keep --metrics-listen serving until one scrape has
+    /// read the final figures, at most this long (0s..=10m; 0s: stop at
+    /// once). Without it Prometheus misses the last seconds of the run;
+    /// make it at least the scrape_interval. Not after Ctrl-C, and a
+    /// Ctrl-C ends the wait.
+    #[arg(long, value_name = "DURATION", default_value = "30s",
+          requires = "metrics_listen", value_parser = parse_linger)]
+    pub metrics_linger: Duration,
     /// Sample the target's Prometheus metrics at this URL once a second
     /// while the load runs (repeatable, one per host:port): Rocket.Chat with
     /// Prometheus_Enabled on :9458 (compose) or :9100 (Helm chart), node
@@ -143,17 +160,29 @@ fn parse_scrape_match(s: &str) -> Result<regex::Regex, String> {
     regex::Regex::new(s).map_err(|e| format!("`{s}` is not a regular expression: {e}"))
 }
 
+/// The longest wait for a final scrape after a run.
+const MAX_LINGER: Duration = Duration::from_secs(600);
+
+fn parse_linger(s: &str) -> Result<Duration, String> {
+    capped_duration(s, MAX_LINGER, "a linger")
+}
+
 /// The most repetitions one `run --repeat` makes.
 pub const MAX_REPEAT: u32 = 1000;
 /// The longest cool-down between repetitions.
 const MAX_COOLDOWN: Duration = Duration::from_secs(3600);
 
 fn parse_cooldown(s: &str) -> Result<Duration, String> {
+    capped_duration(s, MAX_COOLDOWN, "a cool-down")
+}
+
+/// A duration up to `cap`; `what` names it in the error.
+fn capped_duration(s: &str, cap: Duration, what: &str) -> Result<Duration, String> {
     let d = crate::scenario::duration::parse_duration(s)?;
-    if d > MAX_COOLDOWN {
+    if d > cap {
         return Err(format!(
-            "a cool-down of {s} is over the cap of {}",
-            humantime::format_duration(MAX_COOLDOWN)
+            "{what} of {s} is over the cap of {}",
+            humantime::format_duration(cap)
         ));
     }
     Ok(d)

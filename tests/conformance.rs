@@ -4,29 +4,23 @@
 //!
 //! Needs Node 20+ and `npm ci --prefix tests/conformance` (CI's `.ci/run` does that).
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
+
+use common::KillOnDrop;
 
 const PASSWORD: &str = "conformance-pw";
 /// Bound on the server's start-up (seeding included).
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bound on the Node run; the script bounds itself at 60 s, this is the backstop.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// Kills and reaps the child when dropped, so no server outlives a failed assertion.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn conformance_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance")

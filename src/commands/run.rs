@@ -2,12 +2,13 @@
 //! `--repeat N`, [`repeat`] measures N times on the one preparation.
 
 use std::path::PathBuf;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use crate::cli::RunArgs;
 use crate::engine::Overrides;
 use crate::results::export::Format;
-use crate::results::{Progress, print_summary};
+use crate::results::live::{Linger, LiveMetrics, LiveServer};
+use crate::results::{IntervalSink, Progress, print_summary};
 use crate::runner::{
     Exit, Measure, Measurement, Planned, Prepared, RunError, RunRequest, SHUTDOWN_GRACE, exit_of,
     report_error,
@@ -60,6 +61,19 @@ pub fn run(args: RunArgs) -> u8 {
     for w in &planned.warnings {
         eprintln!("{w}");
     }
+    // Before any load (provisioning included), so a busy port costs nothing.
+    let live = match args.metrics_listen.map(LiveServer::bind).transpose() {
+        Ok(live) => live,
+        Err(e) => {
+            eprintln!("error: --metrics-listen {}: {}", e.addr, e.source);
+            return Exit::BadInput.code();
+        }
+    };
+    if let Some(server) = &live
+        && !args.quiet
+    {
+        eprintln!("live metrics on {}", server.url());
+    }
     let measure = Measure {
         out: args
             .out
@@ -73,18 +87,66 @@ pub fn run(args: RunArgs) -> u8 {
         scrape,
         ..Measure::default()
     };
-    match repeat {
-        Some(r) => repeat::run(planned, &measure, r, args.quiet),
-        None => once(planned, &measure, args.quiet),
+    let metrics = live.as_ref().map(LiveServer::metrics);
+    let code = match repeat {
+        Some(r) => repeat::run(planned, &measure, r, args.quiet, metrics),
+        None => once(planned, &measure, args.quiet, metrics),
+    };
+    if let Some(server) = live {
+        linger(server, args.metrics_linger, args.quiet, code);
+    }
+    code
+}
+
+/// The sinks of one measurement: progress, and the live metrics when served.
+pub(super) fn sinks(
+    total: Duration,
+    quiet: bool,
+    live: Option<&LiveMetrics>,
+) -> Vec<Box<dyn IntervalSink>> {
+    let mut sinks: Vec<Box<dyn IntervalSink>> = vec![Box::new(Progress::new(total, quiet).sink())];
+    if let Some(live) = live {
+        sinks.push(Box::new(live.sink()));
+    }
+    sinks
+}
+
+/// Keeps the live metrics up until a scrape has read the final figures
+/// (at most `bound`); not after an interrupted run.
+fn linger(server: LiveServer, bound: Duration, quiet: bool, code: u8) {
+    let bound = if code == Exit::Interrupted.code() {
+        Duration::ZERO
+    } else {
+        bound
+    };
+    if !quiet && !bound.is_zero() {
+        eprintln!(
+            "live metrics: waiting up to {} for a final scrape of {} (--metrics-linger)",
+            humantime::format_duration(bound),
+            server.url()
+        );
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("warning: live metrics stopped at once: no runtime to wait in: {e}");
+            return;
+        }
+    };
+    let outcome = runtime.block_on(server.linger(bound));
+    if outcome == Linger::TimedOut && !quiet && !bound.is_zero() {
+        eprintln!("live metrics: no scrape came; the last figures were not read");
     }
 }
 
 /// One measurement: its summary table, then where the results are.
-fn once(planned: Planned, measure: &Measure, quiet: bool) -> u8 {
+fn once(planned: Planned, measure: &Measure, quiet: bool, live: Option<&LiveMetrics>) -> u8 {
     let total = planned.plan.total_duration();
     let result = on_prepared(planned, quiet, None, async |prepared| {
-        let progress = Box::new(Progress::new(total, quiet).sink());
-        prepared.measure(measure, vec![progress]).await
+        prepared.measure(measure, sinks(total, quiet, live)).await
     })
     .and_then(|measured| measured);
     match &result {

@@ -22,10 +22,13 @@ use crate::metrics::{MessageTracker, MetricId, Metrics, names};
 use crate::scenario::Model;
 
 /// What the CLI shows while the run goes.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct EngineStatus {
     pub stage: String,
     pub active_vus: u64,
+    /// The plan's load now: VUs (closed model) or arrivals/s (open); 0
+    /// once the stages ended.
+    pub level: f64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -91,15 +94,23 @@ pub async fn execute(
         let tracker = tracker.clone();
         let status = status.clone();
         let plan = plan.clone();
+        let profile = profile.clone();
         async move {
             let gauge = metrics.gauge(names::VUS_ACTIVE);
             let start = Instant::now();
             loop {
                 let active = counters.active.load(Ordering::Relaxed).max(0);
                 gauge.set(active);
+                let elapsed = start.elapsed();
+                let level = if elapsed < profile.total() {
+                    profile.value_at(elapsed)
+                } else {
+                    0.0
+                };
                 status.send_replace(EngineStatus {
-                    stage: plan.stage_label(start.elapsed()),
+                    stage: plan.stage_label(elapsed),
                     active_vus: active as u64,
+                    level,
                 });
                 tracker.sweep(now_unix_us());
                 if !done.sleep(STATUS_EVERY).await {
@@ -138,6 +149,7 @@ pub async fn execute(
             Ending::Interrupted => "interrupted".into(),
         },
         active_vus: 0,
+        level: 0.0,
     });
     let interrupted = counters.interrupted.load(Ordering::Relaxed);
     let dropped = counters.dropped.load(Ordering::Relaxed);

@@ -13,6 +13,7 @@ pub mod export;
 pub mod host;
 mod info;
 mod intervals;
+pub mod live;
 mod load;
 pub mod merge;
 mod notes;

@@ -8,6 +8,7 @@
 //! so a slow sink delays the next interval line, not the load.
 
 use super::error::ResultsError;
+use super::info::RunInfo;
 use super::summary::Summary;
 use super::target::{ServerFigures, TargetSample};
 use super::totals::Totals;
@@ -20,6 +21,9 @@ pub struct Tick<'a> {
     pub totals: &'a Totals,
     /// The engine's stage label, e.g. `stage 2/3: hold 40 VUs`.
     pub stage: &'a str,
+    /// The plan's load at the end of the interval: VUs (closed model) or
+    /// arrivals/s (open); 0 once the stages ended.
+    pub level: f64,
     /// `run --scrape`: the target's samples completed during this
     /// interval (empty without, or when every scrape of it failed).
     pub target: &'a TargetSample,
@@ -29,6 +33,9 @@ pub struct Tick<'a> {
 
 /// A consumer of a run's intervals.
 pub trait IntervalSink: Send {
+    /// A measurement starts: what it is, before its first interval.
+    fn start(&mut self, _info: &RunInfo) {}
+
     /// One interval was collected. An error is reported once per sink; the
     /// run goes on and later intervals are still offered.
     fn interval(&mut self, tick: &Tick<'_>) -> Result<(), ResultsError>;

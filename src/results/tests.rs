@@ -64,6 +64,7 @@ impl Written {
             interval: iv,
             totals: &self.totals,
             stage: "stage 1/1: hold 10 VUs",
+            level: 10.0,
             target: &Default::default(),
             server: None,
         };

@@ -194,6 +194,9 @@ impl Prepared {
             })
         });
 
+        for sink in &mut sinks {
+            sink.start(&info);
+        }
         // Collector: one interval per second, to the writer then the sinks.
         // A plain thread, so file I/O never stalls the VUs' scheduler (the
         // self-check would see that as generator lag).
@@ -217,8 +220,8 @@ impl Prepared {
                         _ => break,
                     }
                     tracker.sweep(unix_us());
-                    let stage = status_rx.borrow().stage.clone();
-                    c.collect(&metrics.snapshot(), &stage, &mut writer, &mut sinks);
+                    let status = status_rx.borrow().clone();
+                    c.collect(&metrics.snapshot(), &status, &mut writer, &mut sinks);
                 }
                 (c, writer, sinks)
             })
@@ -243,8 +246,8 @@ impl Prepared {
         }
         let (mut c, mut writer, mut sinks) =
             joined.map_err(|_| RunError::Plan("the results collector thread panicked".into()))?;
-        let stage = status_tx.borrow().stage.clone();
-        c.collect(&metrics.snapshot(), &stage, &mut writer, &mut sinks);
+        let status = status_tx.borrow().clone();
+        c.collect(&metrics.snapshot(), &status, &mut writer, &mut sinks);
         let target_metrics = c.target.take().map(TargetCollector::finish);
 
         host.cpu_steal_ratio = cpu_at_start
@@ -348,7 +351,7 @@ impl Collector {
     fn collect(
         &mut self,
         iv: &Interval,
-        stage: &str,
+        status: &EngineStatus,
         writer: &mut RunWriter,
         sinks: &mut [Box<dyn IntervalSink>],
     ) {
@@ -357,7 +360,8 @@ impl Collector {
         let tick = Tick {
             interval: iv,
             totals: &self.totals,
-            stage,
+            stage: &status.stage,
+            level: status.level,
             target: sample.as_ref().unwrap_or(&EMPTY_SAMPLE),
             server: self.target.as_ref().map(TargetCollector::figures),
         };

@@ -23,18 +23,12 @@
 //! observation) is a read lock on the series map plus relaxed atomic adds.
 
 use std::collections::VecDeque;
-use std::fmt::Write as _;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{
     DescriptorEncoder, EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet,
@@ -43,10 +37,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::Registry;
-use tokio::sync::oneshot;
 
-/// The `Content-Type` of `/metrics` (prometheus-client writes OpenMetrics text).
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 /// Upper bounds (seconds) of the timing histograms.
 const BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -571,100 +562,28 @@ fn parse_proc(stat: &str, statm: &str, ticks: i64, page: i64) -> Option<ProcessS
     })
 }
 
-/// The `/metrics` listener; dropping it (or [`MetricsServer::shutdown`]) stops it.
-pub struct MetricsServer {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
+pub use crate::exposition::{CONTENT_TYPE, MetricsServer};
 
-impl MetricsServer {
-    /// The bound address (the real port when asked for port 0).
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// `http://ADDR/metrics`
-    pub fn url(&self) -> String {
-        format!("http://{}/metrics", self.addr)
-    }
-
-    /// Stops the listener and joins its thread.
-    pub fn shutdown(mut self) {
-        self.stop_and_join();
-    }
-
-    fn stop_and_join(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for MetricsServer {
-    fn drop(&mut self) {
-        self.stop_and_join();
+impl crate::exposition::Exposition for ServerMetrics {
+    fn encode(&self) -> Result<String, std::fmt::Error> {
+        ServerMetrics::encode(self)
     }
 }
 
 /// The `/metrics` router (also usable inside another server).
-pub fn router(metrics: ServerMetrics) -> Router {
-    Router::new()
-        .route("/metrics", get(scrape))
-        .with_state(metrics)
-}
-
-async fn scrape(axum::extract::State(metrics): axum::extract::State<ServerMetrics>) -> Response {
-    match metrics.encode() {
-        Ok(body) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response(),
-        Err(e) => {
-            let mut msg = String::new();
-            let _ = write!(msg, "encoding metrics failed: {e}");
-            (StatusCode::INTERNAL_SERVER_ERROR, msg).into_response()
-        }
-    }
+pub fn router(metrics: ServerMetrics) -> axum::Router {
+    crate::exposition::router(metrics)
 }
 
 /// Binds `addr` now (so a busy port is an error here) and serves `GET /metrics`
 /// on a thread of its own, off the instances' event loops.
 pub fn serve(addr: SocketAddr, metrics: ServerMetrics) -> std::io::Result<MetricsServer> {
-    let listener = std::net::TcpListener::bind(addr)?;
-    listener.set_nonblocking(true)?;
-    let bound = listener.local_addr()?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let thread = std::thread::Builder::new()
-        .name(format!("{}metrics", super::THREAD_PREFIX))
-        .spawn(move || {
-            runtime.block_on(async move {
-                let listener = match tokio::net::TcpListener::from_std(listener) {
-                    Ok(l) => l,
-                    Err(e) => {
-                        eprintln!("metrics listener {bound}: {e}");
-                        return;
-                    }
-                };
-                let shutdown = async {
-                    let _ = stop_rx.await;
-                };
-                if let Err(e) = axum::serve(listener, router(metrics))
-                    .with_graceful_shutdown(shutdown)
-                    .await
-                {
-                    eprintln!("metrics listener {bound}: {e}");
-                }
-            });
-        })?;
-    Ok(MetricsServer {
-        addr: bound,
-        stop: Some(stop_tx),
-        thread: Some(thread),
-    })
+    let listener = crate::exposition::bind(addr)?;
+    crate::exposition::serve(
+        listener,
+        format!("{}metrics", super::THREAD_PREFIX),
+        metrics,
+    )
 }
 
 #[cfg(test)]

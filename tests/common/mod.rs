@@ -92,6 +92,17 @@ impl Drop for Workdir {
     }
 }
 
+/// A child process a test started: killed (by its own handle) and reaped
+/// when dropped, so none outlives a failed assertion.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A separate `rocketload serve` on a free loopback port, ended on drop.
 pub struct Serve {
     child: Child,

@@ -7,10 +7,11 @@ use std::path::Path;
 use super::{on_prepared, report_measurement_errors};
 use crate::cli::RunArgs;
 use crate::metrics::is_operation;
+use crate::results::live::LiveMetrics;
 use crate::results::spread::spread_of;
 use crate::results::{
-    Progress, REPEAT_FILE, REPEAT_SCHEMA, RepeatRun, RepeatSummary, print_repeat,
-    thresholds_verdict, write_json,
+    REPEAT_FILE, REPEAT_SCHEMA, RepeatRun, RepeatSummary, print_repeat, thresholds_verdict,
+    write_json,
 };
 use crate::runner::{
     Exit, Measure, Planned, Prepared, Repeat, Repetition, exit_of_repetitions, report_error,
@@ -45,7 +46,13 @@ pub(super) fn of(args: &RunArgs) -> Result<Option<Repeat>, String> {
 /// Measures `repeat.count` times into `base.out/1..N`, then prints the
 /// spread. Exit: the worst repetition's, 74 when `repeat.json` could not
 /// be written.
-pub(super) fn run(planned: Planned, base: &Measure, repeat: Repeat, quiet: bool) -> u8 {
+pub(super) fn run(
+    planned: Planned,
+    base: &Measure,
+    repeat: Repeat,
+    quiet: bool,
+    live: Option<&LiveMetrics>,
+) -> u8 {
     let total = planned.plan.total_duration();
     let out = base.out.as_path();
     let done = on_prepared(planned, quiet, None, async |prepared| {
@@ -63,7 +70,7 @@ pub(super) fn run(planned: Planned, base: &Measure, repeat: Repeat, quiet: bool)
             }
         };
         keep(&[]);
-        let mut sinks = |_| vec![Box::new(Progress::new(total, quiet).sink()) as _];
+        let mut sinks = |_| super::sinks(total, quiet, live);
         let mut finished = |runs: &[Repetition]| {
             if let Some(run) = runs.last() {
                 if !quiet {
