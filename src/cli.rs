@@ -7,6 +7,8 @@ use std::time::{Duration, SystemTime};
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::scrape::ScrapeUrl;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "rocketload",
@@ -129,9 +131,33 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION", default_value = "30s",
           requires = "metrics_listen", value_parser = parse_linger)]
     pub metrics_linger: Duration,
+    /// Sample the target's Prometheus metrics at this URL once a second
+    /// while the load runs (repeatable, one per host:port): Rocket.Chat with
+    /// Prometheus_Enabled on :9458 (compose) or :9100 (Helm chart), node
+    /// exporter on :9100; `/metrics` when the URL has no path. Server CPU,
+    /// event-loop lag, DDP sessions, messages, REST and method timings and
+    /// host CPU and memory go into each interval line (`target`) and
+    /// summary.json (`target_metrics`), and beside the progress. A failed
+    /// scrape is counted and noted, never fatal.
+    #[arg(long = "scrape", value_name = "URL", value_parser = parse_scrape_url)]
+    pub scrape: Vec<ScrapeUrl>,
+    /// With --scrape: also keep the series whose sample name matches this
+    /// regular expression (repeatable), e.g. `^rocketchat_meteor_subscriptions`
+    /// or `_bucket$`; at most 2000 series per source are kept.
+    #[arg(long = "scrape-match", value_name = "REGEX", requires = "scrape",
+          value_parser = parse_scrape_match)]
+    pub scrape_match: Vec<regex::Regex>,
     /// No progress display.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+fn parse_scrape_url(s: &str) -> Result<ScrapeUrl, String> {
+    ScrapeUrl::parse(s)
+}
+
+fn parse_scrape_match(s: &str) -> Result<regex::Regex, String> {
+    regex::Regex::new(s).map_err(|e| format!("`{s}` is not a regular expression: {e}"))
 }
 
 /// The longest wait for a final scrape after a run.

@@ -17,4 +17,5 @@ pub mod results;
 pub mod rocketchat;
 pub mod runner;
 pub mod scenario;
+pub mod scrape;
 pub mod server;

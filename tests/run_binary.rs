@@ -4,29 +4,14 @@
 
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 mod common;
 
-use common::{Serve, Workdir, bin, rocketload as run};
-
-/// `run SCENARIO --quiet --out OUT EXTRA...` of `yaml` in `w`.
-fn run_quiet(w: &Workdir, yaml: &str, extra: &[&str]) -> Output {
-    let scenario = w.scenario(yaml);
-    let out_dir = w.out();
-    let mut args = vec![
-        "run",
-        scenario.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        out_dir.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    run(&args)
-}
+use common::{Serve, Workdir, bin, rocketload as run, run_quiet};
 
 fn run_scenario(w: &Workdir, yaml: &str, extra: &[&str]) -> (i32, Value) {
     let out = run_quiet(w, yaml, extra);

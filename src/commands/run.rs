@@ -13,6 +13,7 @@ use crate::runner::{
     Exit, Measure, Measurement, Planned, Prepared, RunError, RunRequest, SHUTDOWN_GRACE, exit_of,
     report_error,
 };
+use crate::scrape::{ScrapeConfig, Selector};
 
 mod repeat;
 
@@ -26,6 +27,13 @@ pub fn run(args: RunArgs) -> u8 {
     };
     let repeat = match repeat::of(&args) {
         Ok(r) => r,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            return Exit::BadInput.code();
+        }
+    };
+    let scrape = match scrape_config(&args) {
+        Ok(s) => s,
         Err(msg) => {
             eprintln!("error: {msg}");
             return Exit::BadInput.code();
@@ -76,6 +84,7 @@ pub fn run(args: RunArgs) -> u8 {
         command: std::env::args().collect(),
         exports,
         export_intervals: args.intervals,
+        scrape,
         ..Measure::default()
     };
     let metrics = live.as_ref().map(LiveServer::metrics);
@@ -191,6 +200,17 @@ fn report_measurement_errors(m: &Measurement) {
 fn fail(e: &RunError) -> u8 {
     report_error(e);
     e.exit().code()
+}
+
+/// `--scrape` and `--scrape-match` as one config (none without a URL).
+fn scrape_config(args: &RunArgs) -> Result<Option<ScrapeConfig>, String> {
+    if args.scrape.is_empty() {
+        return Ok(None);
+    }
+    let selector = Selector {
+        extra: args.scrape_match.clone(),
+    };
+    ScrapeConfig::new(args.scrape.clone(), selector).map(Some)
 }
 
 /// Each export file with the format its extension names.

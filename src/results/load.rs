@@ -129,7 +129,7 @@ fn load_partial(dir: &Path, intervals: Intervals) -> Result<Loaded, ResultsError
             records.len()
         ),
     );
-    let summary = Summary::build(
+    let mut summary = Summary::build(
         SummaryParts {
             info,
             tool,
@@ -141,6 +141,7 @@ fn load_partial(dir: &Path, intervals: Intervals) -> Result<Loaded, ResultsError
         },
         &totals,
     );
+    summary.target_metrics = super::target::from_intervals(&records);
     Ok(Loaded {
         source: dir.to_path_buf(),
         summary,

@@ -50,7 +50,10 @@ pub use summary::{
     read_summary,
 };
 pub use table::{format_ms, print_summary, thresholds_verdict};
-pub use target::{ScrapeSource, SeriesKind, TargetMetrics, TargetSample, TargetSeries};
+pub use target::{
+    ScrapeSource, SeriesKind, SeriesSample, ServerFigures, TargetMetrics, TargetSample,
+    TargetSeries, TargetTotals,
+};
 pub use thresholds::{Bound, Stat, ThresholdResult, Unit, evaluate, reevaluate};
 pub use totals::{GaugeSummary, Totals, combine_gauge};
 pub use writer::{RunWriter, write_file, write_json};

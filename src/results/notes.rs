@@ -51,6 +51,19 @@ pub enum NoteKind {
     Merged { parts: u64 },
     /// A merge warning (shards' start times or clocks disagree).
     MergeWarning,
+    /// `run --scrape URL`: scrapes of this URL failed (the run is whole).
+    ScrapeFailed {
+        url: String,
+        scrapes: u64,
+        failures: u64,
+    },
+    /// `run --scrape`: a source exposed more selected series than are
+    /// kept; the first `kept` by key were.
+    ScrapeSeriesCut {
+        source: String,
+        found: u64,
+        kept: u64,
+    },
     /// A schema-1 note, kept as its text.
     Other,
 }

@@ -12,6 +12,7 @@ use super::error::ResultsError;
 use super::sink::{IntervalSink, Tick};
 use super::summary::Summary;
 use super::table::format_ms;
+use super::target::ServerFigures;
 use super::totals::Totals;
 use crate::metrics::histogram::{merge_into, new_histogram, quantile_ms};
 use crate::metrics::{Interval, is_operation, names};
@@ -89,12 +90,22 @@ impl Progress {
     }
 
     /// One collected interval: stage, active VUs, requests/s and p95 of
-    /// the interval, errors so far.
-    pub fn update(&self, stage: &str, iv: &Interval, totals: &Totals) {
+    /// the interval, errors so far; with `--scrape`, the server's CPU and
+    /// event-loop lag.
+    pub fn update(
+        &self,
+        stage: &str,
+        iv: &Interval,
+        totals: &Totals,
+        server: Option<&ServerFigures>,
+    ) {
         if matches!(self.mode, Mode::Quiet) {
             return;
         }
-        let line = status_line(iv, totals);
+        let mut line = status_line(iv, totals);
+        if let Some(s) = server {
+            line.push_str(&server_part(s));
+        }
         match &self.mode {
             Mode::Bar(bar) => {
                 bar.set_prefix(stage.to_string());
@@ -146,7 +157,8 @@ pub struct ProgressSink(Progress);
 
 impl IntervalSink for ProgressSink {
     fn interval(&mut self, tick: &Tick<'_>) -> Result<(), ResultsError> {
-        self.0.update(tick.stage, tick.interval, tick.totals);
+        self.0
+            .update(tick.stage, tick.interval, tick.totals, tick.server.as_ref());
         Ok(())
     }
 
@@ -175,6 +187,14 @@ fn status_line(iv: &Interval, totals: &Totals) -> String {
         "{vus} VUs | {rps:.1} req/s | p95 {} | errors {errors}",
         format_ms(p95)
     )
+}
+
+/// ` | server CPU 87% lag 4.20ms`; `-` until two scrapes have come.
+fn server_part(s: &ServerFigures) -> String {
+    let cpu = s
+        .cpu_pct
+        .map_or_else(|| "-".to_string(), |c| format!("{c:.0}%"));
+    format!(" | server CPU {cpu} lag {}", format_ms(s.lag_ms))
 }
 
 #[cfg(test)]
@@ -210,9 +230,22 @@ mod tests {
     }
 
     #[test]
+    fn server_figures_read_beside_the_generator() {
+        let s = ServerFigures {
+            cpu_pct: Some(87.4),
+            lag_ms: Some(4.2),
+        };
+        assert_eq!(server_part(&s), " | server CPU 87% lag 4.20ms");
+        assert_eq!(
+            server_part(&ServerFigures::default()),
+            " | server CPU - lag -"
+        );
+    }
+
+    #[test]
     fn quiet_progress_prints_nothing_and_finishes() {
         let p = Progress::new(Duration::from_secs(10), true);
-        p.update("ramp", &Metrics::new().snapshot(), &Totals::default());
+        p.update("ramp", &Metrics::new().snapshot(), &Totals::default(), None);
         p.provision(1, 2);
         p.finish();
     }

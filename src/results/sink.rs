@@ -10,6 +10,7 @@
 use super::error::ResultsError;
 use super::info::RunInfo;
 use super::summary::Summary;
+use super::target::{ServerFigures, TargetSample};
 use super::totals::Totals;
 use crate::metrics::Interval;
 
@@ -23,6 +24,11 @@ pub struct Tick<'a> {
     /// The plan's load at the end of the interval: VUs (closed model) or
     /// arrivals/s (open); 0 once the stages ended.
     pub level: f64,
+    /// `run --scrape`: the target's samples completed during this
+    /// interval (empty without, or when every scrape of it failed).
+    pub target: &'a TargetSample,
+    /// `run --scrape`: the scraped server's latest CPU and event-loop lag.
+    pub server: Option<ServerFigures>,
 }
 
 /// A consumer of a run's intervals.

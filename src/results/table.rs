@@ -3,6 +3,7 @@
 use std::io::{self, Write};
 
 use super::summary::{MetricSummary, Summary};
+use super::target::TargetMetrics;
 use super::thresholds::{ThresholdResult, format_value};
 use crate::metrics::names;
 
@@ -159,10 +160,38 @@ pub fn print_summary(summary: &Summary, w: &mut dyn Write) -> io::Result<()> {
     if let Some(r) = &summary.recovery {
         writeln!(w, "\n  recovery: {}", r.describe())?;
     }
+    if let Some(t) = &summary.target_metrics {
+        print_target(t, w)?;
+    }
     // Only a saturated generator is loud: it invalidates the figures.
     for note in &summary.notes {
         let mark = if note.is_saturation() { "!!!" } else { "note:" };
         writeln!(w, "\n  {mark} {}", note.text)?;
+    }
+    Ok(())
+}
+
+/// `target`: per scraped source, how scraping went and the server's CPU,
+/// event-loop lag and DDP sessions over the run.
+fn print_target(t: &TargetMetrics, w: &mut dyn Write) -> io::Result<()> {
+    writeln!(w, "\n  target")?;
+    for s in &t.sources {
+        let mut line = format!(
+            "    {}  scrapes {}, failed {}",
+            s.source,
+            format_count(s.scrapes),
+            format_count(s.failures)
+        );
+        if let Some(cpu) = t.cpu_pct(&s.source) {
+            line.push_str(&format!(" | CPU avg {cpu:.1}%"));
+        }
+        if let Some(lag) = t.lag_max_ms(&s.source) {
+            line.push_str(&format!(" | event-loop lag max {}", format_ms(Some(lag))));
+        }
+        if let Some(n) = t.ddp_sessions_max(&s.source) {
+            line.push_str(&format!(" | DDP sessions max {n:.0}"));
+        }
+        writeln!(w, "{line}")?;
     }
     Ok(())
 }

@@ -65,6 +65,8 @@ impl Written {
             totals: &self.totals,
             stage: "stage 1/1: hold 10 VUs",
             level: 10.0,
+            target: &Default::default(),
+            server: None,
         };
         self.writer.interval(&tick).unwrap();
     }

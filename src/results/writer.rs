@@ -141,7 +141,9 @@ impl RunWriter {
 impl IntervalSink for RunWriter {
     /// Appends the interval's line to `intervals.jsonl`.
     fn interval(&mut self, tick: &Tick<'_>) -> Result<(), ResultsError> {
-        self.append(&IntervalRecord::of(tick.interval, Some(tick.stage)))
+        let mut line = IntervalRecord::of(tick.interval, Some(tick.stage));
+        line.target.clone_from(tick.target);
+        self.append(&line)
     }
 
     /// Writes `summary.json`.

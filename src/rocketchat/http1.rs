@@ -98,6 +98,8 @@ pub(crate) struct Http1 {
     /// it moves in and out of the pool and lives in request futures.
     #[allow(clippy::vec_box)]
     idle: Mutex<Vec<Box<Conn>>>,
+    /// Largest body accepted; a larger one is an error, never read whole.
+    max_body: usize,
 }
 
 impl Http1 {
@@ -111,7 +113,14 @@ impl Http1 {
             source_ip: cfg.source_ip,
             tls,
             idle: Mutex::new(Vec::new()),
+            max_body: MAX_BODY,
         })
+    }
+
+    /// Accepts bodies up to `bytes` (below the default cap only).
+    pub fn with_max_body(mut self, bytes: usize) -> Http1 {
+        self.max_body = bytes.min(MAX_BODY);
+        self
     }
 
     /// Sends a request and reads the whole response. A reused connection
@@ -127,7 +136,7 @@ impl Http1 {
                 // Boxed: the TLS handshake's future is large, and it is rare.
                 None => Box::pin(self.connect()).await?,
             };
-            match exchange(&mut conn, req, url).await {
+            match exchange(&mut conn, req, url, self.max_body).await {
                 Ok((reply, keep)) => {
                     if keep {
                         self.checkin(conn);
@@ -254,6 +263,7 @@ async fn exchange<F: Fn(&mut Vec<u8>)>(
     conn: &mut Conn,
     req: &Outgoing<'_, F>,
     url: &str,
+    max_body: usize,
 ) -> Result<(Reply, bool), Failure> {
     let io_err = |e: io::Error| Failure::Error(from_io(e, url, "talking to the server"));
     conn.wbuf.clear();
@@ -289,19 +299,19 @@ async fn exchange<F: Fn(&mut Vec<u8>)>(
     let (body, keep) = match (no_body, head.framing) {
         (true, _) => (Bytes::new(), head.keep_alive),
         (false, Framing::Length(n)) => {
-            if n > MAX_BODY {
-                return Err(Failure::Error(too_large(url)));
+            if n > max_body {
+                return Err(Failure::Error(too_large(url, max_body)));
             }
             while conn.rbuf.len() < n {
                 conn.fill().await.map_err(io_err)?;
             }
             (conn.rbuf.split_to(n).freeze(), head.keep_alive)
         }
-        (false, Framing::Chunked) => (read_chunked(conn, url).await?, head.keep_alive),
+        (false, Framing::Chunked) => (read_chunked(conn, url, max_body).await?, head.keep_alive),
         (false, Framing::Close) => {
             loop {
-                if conn.rbuf.len() > MAX_BODY {
-                    return Err(Failure::Error(too_large(url)));
+                if conn.rbuf.len() > max_body {
+                    return Err(Failure::Error(too_large(url, max_body)));
                 }
                 match conn.fill().await {
                     Ok(()) => {}
@@ -324,8 +334,11 @@ async fn exchange<F: Fn(&mut Vec<u8>)>(
     ))
 }
 
-fn too_large(url: &str) -> RcError {
-    RcError::Protocol(format!("{url}: response body over {} MiB", MAX_BODY >> 20))
+fn too_large(url: &str, max_body: usize) -> RcError {
+    RcError::Protocol(format!(
+        "{url}: response larger than {} MiB",
+        max_body >> 20
+    ))
 }
 
 /// The response head at the start of `buf`; `None` while incomplete.
@@ -385,7 +398,7 @@ fn parse_head(buf: &[u8], url: &str) -> Result<Option<Head>, RcError> {
 }
 
 /// A chunked body, its chunks joined; trailers are read and dropped.
-async fn read_chunked(conn: &mut Conn, url: &str) -> Result<Bytes, Failure> {
+async fn read_chunked(conn: &mut Conn, url: &str, max_body: usize) -> Result<Bytes, Failure> {
     let io_err = |e: io::Error| Failure::Error(from_io(e, url, "reading a chunked body"));
     let bad = || Failure::Error(RcError::Protocol(format!("{url}: malformed chunked body")));
     let mut body = BytesMut::new();
@@ -404,8 +417,8 @@ async fn read_chunked(conn: &mut Conn, url: &str) -> Result<Bytes, Failure> {
         if size == 0 {
             break;
         }
-        if body.len() + size > MAX_BODY {
-            return Err(Failure::Error(too_large(url)));
+        if body.len() + size > max_body {
+            return Err(Failure::Error(too_large(url, max_body)));
         }
         while conn.rbuf.len() < size + 2 {
             conn.fill().await.map_err(io_err)?;

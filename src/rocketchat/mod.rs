@@ -9,7 +9,7 @@ pub mod clock;
 mod config;
 pub mod ddp;
 mod error;
-mod http1;
+pub(crate) mod http1;
 mod net;
 pub mod rest;
 #[cfg(test)]

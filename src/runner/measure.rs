@@ -20,10 +20,11 @@ use crate::metrics::{Interval, MessageTracker, Metrics, spawn_self_check};
 use crate::results::export::{ExportInput, Format, write_export};
 use crate::results::{
     CpuTimes, Host, IntervalSink, LoadSpec, Note, NoteKind, RepeatRef, ResultsError, RunInfo,
-    RunWriter, ShardRef, ShardTiming, Summary, SummaryParts, Tick, Tool, Totals, evaluate,
-    read_intervals,
+    RunWriter, ShardRef, ShardTiming, Summary, SummaryParts, TargetSample, Tick, Tool, Totals,
+    evaluate, read_intervals,
 };
 use crate::scenario::{Fault, Scenario};
+use crate::scrape::{ScrapeConfig, Scraping, TargetCollector};
 use crate::server::Server;
 
 /// What one measurement changes on the prepared run.
@@ -50,6 +51,8 @@ pub struct Measure {
     pub stop: Option<watch::Receiver<bool>>,
     /// Restart one instance part way and measure the recovery.
     pub restart: Option<Restart>,
+    /// `--scrape`: the target's Prometheus endpoints to sample.
+    pub scrape: Option<ScrapeConfig>,
 }
 
 /// A finished measurement: its summary (also in `dir/summary.json` unless
@@ -198,12 +201,17 @@ impl Prepared {
         // A plain thread, so file I/O never stalls the VUs' scheduler (the
         // self-check would see that as generator lag).
         let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let start = Instant::now();
+        let scraping = m.scrape.as_ref().map(|cfg| Scraping::start(cfg, start));
         let collector = {
             let metrics = metrics.clone();
             let tracker = tracker.clone();
+            let target = scraping.as_ref().map(|s| TargetCollector::new(s.view()));
             std::thread::spawn(move || {
-                let mut c = Collector::default();
-                let start = Instant::now();
+                let mut c = Collector {
+                    target,
+                    ..Collector::default()
+                };
                 for second in 1u32.. {
                     let next = start + Duration::from_secs(second.into());
                     let wait = next.saturating_duration_since(Instant::now());
@@ -232,11 +240,15 @@ impl Prepared {
         // whatever is still owed now was lost.
         tracker.sweep(u64::MAX);
         let _ = done_tx.send(());
-        let (mut c, mut writer, mut sinks) = collector
-            .join()
-            .map_err(|_| RunError::Plan("the results collector thread panicked".into()))?;
+        let joined = collector.join();
+        if let Some(s) = scraping {
+            s.stop();
+        }
+        let (mut c, mut writer, mut sinks) =
+            joined.map_err(|_| RunError::Plan("the results collector thread panicked".into()))?;
         let status = status_tx.borrow().clone();
         c.collect(&metrics.snapshot(), &status, &mut writer, &mut sinks);
+        let target_metrics = c.target.take().map(TargetCollector::finish);
 
         host.cpu_steal_ratio = cpu_at_start
             .zip(CpuTimes::read(std::path::Path::new("/")))
@@ -259,6 +271,10 @@ impl Prepared {
                 s.text,
             ));
         }
+        let target_metrics = target_metrics.map(|(t, scrape_notes)| {
+            notes.extend(scrape_notes);
+            t
+        });
         if let Some(e) = &c.write_error {
             notes.push(Note::new(
                 NoteKind::IntervalsNotWritten,
@@ -278,6 +294,7 @@ impl Prepared {
             &c.totals,
         );
         summary.recovery = armed.and_then(restart::Armed::finish);
+        summary.target_metrics = target_metrics;
         let mut write_error = writer.finish(&summary).err();
         for (path, format) in &m.exports {
             if let Err(e) = export_to(path, *format, &summary, m) {
@@ -320,12 +337,14 @@ fn export_to(
     write_export(path, format, &input)
 }
 
-/// The collector's state: totals and the first error of each sink.
+/// The collector's state: totals, the first error of each sink, and with
+/// `--scrape` the target's samples.
 #[derive(Default)]
 struct Collector {
     totals: Totals,
     write_error: Option<ResultsError>,
     sink_failed: Vec<bool>,
+    target: Option<TargetCollector>,
 }
 
 impl Collector {
@@ -337,11 +356,14 @@ impl Collector {
         sinks: &mut [Box<dyn IntervalSink>],
     ) {
         self.totals.add(iv);
+        let sample = self.target.as_mut().map(TargetCollector::take);
         let tick = Tick {
             interval: iv,
             totals: &self.totals,
             stage: &status.stage,
             level: status.level,
+            target: sample.as_ref().unwrap_or(&EMPTY_SAMPLE),
+            server: self.target.as_ref().map(TargetCollector::figures),
         };
         if let Err(e) = writer.interval(&tick) {
             if self.write_error.is_none() {
@@ -360,6 +382,8 @@ impl Collector {
         }
     }
 }
+
+static EMPTY_SAMPLE: TargetSample = TargetSample::new();
 
 /// The engine's report as notes.
 fn run_notes(report: &Result<EngineReport, EngineError>, interrupted: bool) -> Vec<Note> {

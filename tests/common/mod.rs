@@ -23,6 +23,21 @@ pub fn rocketload(args: &[&str]) -> Output {
     out
 }
 
+/// `run SCENARIO --quiet --out OUT EXTRA...` of `yaml` written in `w`.
+pub fn run_quiet(w: &Workdir, yaml: &str, extra: &[&str]) -> Output {
+    let scenario = w.scenario(yaml);
+    let out_dir = w.out();
+    let mut args = vec![
+        "run",
+        scenario.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    rocketload(&args)
+}
+
 /// Each case (extra flags, a fragment of the expected message) exits 2
 /// and writes nothing to `out`: refused before any load.
 pub fn refused(base: &[&str], out: &Path, cases: &[(&[&str], &str)]) {

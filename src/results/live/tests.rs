@@ -96,6 +96,8 @@ fn feed(live: &LiveMetrics, intervals: &[crate::metrics::Interval], level: f64) 
             totals: &totals,
             stage: "stage 1/1",
             level,
+            target: &Default::default(),
+            server: None,
         };
         sink.interval(&tick).unwrap();
     }
