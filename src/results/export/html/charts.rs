@@ -164,6 +164,8 @@ pub struct Chart {
     pub rules: Vec<Rule>,
     /// Names for integer x positions (sets of a scaling experiment).
     pub x_names: Vec<String>,
+    /// A linear x axis at least this wide (time charts: the runs' span).
+    pub x_span: Option<(f64, f64)>,
 }
 
 /// The highest percentile axis position: p99.999.
@@ -179,6 +181,7 @@ impl Chart {
             series: Vec::new(),
             rules: Vec::new(),
             x_names: Vec::new(),
+            x_span: None,
         }
     }
 
@@ -217,7 +220,10 @@ impl Chart {
                 At::Y(y) => Some(y),
                 At::X(_) => None,
             }));
-        let (x0, x1) = bounds(xs);
+        let (mut x0, mut x1) = bounds(xs);
+        if let (XAxis::Linear, Some((a, b))) = (self.x_axis, self.x_span) {
+            (x0, x1) = (x0.min(a), x1.max(b));
+        }
         let (y0, y1) = bounds(ys);
         let x = match self.x_axis {
             XAxis::Percentile => (0.0, PERCENTILE_MAX_X),

@@ -19,6 +19,18 @@ use crate::results::target::key_name;
 
 const TIME: &str = "seconds since the run's start";
 
+/// A chart over time whose axis spans every run's intervals, so the charts
+/// of one page line up (a metric seen only at the start still shows when).
+fn time_chart(runs: &[PageRun<'_>], title: impl Into<String>, y_label: &str) -> Chart {
+    let mut chart = Chart::new(title, TIME, y_label);
+    let end = runs
+        .iter()
+        .filter_map(|r| r.input.intervals?.last().map(|l| l.elapsed_s))
+        .fold(0.0, f64::max);
+    chart.x_span = (end > 0.0).then_some((0.0, end));
+    chart
+}
+
 /// Percentiles over time, one colour each (a single run); the max is grey.
 const PERCENTILES: [(&str, usize); 3] = [("p50", 2), ("p95", 0), ("p99", 4)];
 
@@ -44,7 +56,7 @@ pub fn latency_over_time(runs: &[PageRun<'_>], name: &str) -> Chart {
         true => format!("{name}: latency over time (ms)"),
         false => format!("{name}: p99 latency over time (ms)"),
     };
-    let mut chart = Chart::new(title, TIME, "ms");
+    let mut chart = time_chart(runs, title, "ms");
     for (ri, run) in runs.iter().enumerate() {
         let Some(records) = run.input.intervals else {
             continue;
@@ -161,7 +173,7 @@ pub fn generator_lag(runs: &[PageRun<'_>]) -> Chart {
 
 /// Errors per second by class (one run), or in all (several).
 pub fn errors(runs: &[PageRun<'_>]) -> Chart {
-    let mut chart = Chart::new("errors by class (errors/s)", TIME, "errors/s");
+    let mut chart = time_chart(runs, "errors by class (errors/s)", "errors/s");
     if runs.len() > 1 {
         return per_run(runs, "errors (errors/s)", "errors/s", |r| {
             Some(
@@ -204,9 +216,9 @@ pub fn errors(runs: &[PageRun<'_>]) -> Chart {
 /// Lost and duplicate deliveries per interval; none when every count is
 /// zero (the page says so in words).
 pub fn deliveries(runs: &[PageRun<'_>]) -> Chart {
-    let mut chart = Chart::new(
+    let mut chart = time_chart(
+        runs,
         "message deliveries lost and duplicated (per interval)",
-        TIME,
         "deliveries",
     );
     let one = runs.len() == 1;
@@ -293,7 +305,7 @@ pub fn has_target(runs: &[PageRun<'_>]) -> bool {
 
 /// One series per run, source and label set of `spec.name`.
 pub fn target(runs: &[PageRun<'_>], spec: &TargetChart) -> Chart {
-    let mut chart = Chart::new(spec.title, TIME, spec.unit);
+    let mut chart = time_chart(runs, spec.title, spec.unit);
     let mut n = 0;
     for run in runs {
         let Some(records) = run.input.intervals else {
@@ -342,7 +354,7 @@ fn per_run(
     unit: &str,
     value: impl Fn(&IntervalRecord) -> Option<f64>,
 ) -> Chart {
-    let mut chart = Chart::new(title, TIME, unit);
+    let mut chart = time_chart(runs, title, unit);
     for (ri, run) in runs.iter().enumerate() {
         let Some(records) = run.input.intervals else {
             continue;
