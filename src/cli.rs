@@ -131,6 +131,16 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION", default_value = "30s",
           requires = "metrics_listen", value_parser = parse_linger)]
     pub metrics_linger: Duration,
+    #[command(flatten)]
+    pub scrape: ScrapeArgs,
+    /// No progress display.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `--scrape` and `--scrape-match` (run, capacity).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ScrapeArgs {
     /// Sample the target's Prometheus metrics at this URL once a second
     /// while the load runs (repeatable, one per host:port): Rocket.Chat with
     /// Prometheus_Enabled on :9458 (compose) or :9100 (Helm chart), node
@@ -140,16 +150,13 @@ pub struct RunArgs {
     /// summary.json (`target_metrics`), and beside the progress. A failed
     /// scrape is counted and noted, never fatal.
     #[arg(long = "scrape", value_name = "URL", value_parser = parse_scrape_url)]
-    pub scrape: Vec<ScrapeUrl>,
+    pub urls: Vec<ScrapeUrl>,
     /// With --scrape: also keep the series whose sample name matches this
     /// regular expression (repeatable), e.g. `^rocketchat_meteor_subscriptions`
     /// or `_bucket$`; at most 2000 series per source are kept.
-    #[arg(long = "scrape-match", value_name = "REGEX", requires = "scrape",
+    #[arg(long = "scrape-match", value_name = "REGEX", requires = "urls",
           value_parser = parse_scrape_match)]
-    pub scrape_match: Vec<regex::Regex>,
-    /// No progress display.
-    #[arg(long, short)]
-    pub quiet: bool,
+    pub matches: Vec<regex::Regex>,
 }
 
 fn parse_scrape_url(s: &str) -> Result<ScrapeUrl, String> {
@@ -432,6 +439,10 @@ pub struct CapacityArgs {
     pub targets: Vec<String>,
     #[command(flatten)]
     pub search: SearchArgs,
+    /// The target's Prometheus endpoints, sampled during every step: each
+    /// step records the server's CPU and event-loop lag of its held phase.
+    #[command(flatten)]
+    pub scrape: ScrapeArgs,
     /// Where capacity.json and steps/NN-LOAD/ (one run directory per step)
     /// go [default: results/capacity/<UTC time>-<scenario name>/].
     #[arg(long)]

@@ -16,6 +16,7 @@ use crate::engine::Overrides;
 use crate::metrics::histogram::quantile_ms;
 use crate::metrics::names::{ITERATIONS_DROPPED, VUS_ACTIVE, is_generator};
 use crate::metrics::{ErrorClass, MetricInterval};
+use crate::results::target::ServerFigures;
 use crate::results::{IntervalSink, NoteKind, Recovery, ResultsError, Tick, Totals};
 use crate::runner::{Measure, Measurement, Prepared, RunError};
 use crate::scenario::{Model, Slo};
@@ -60,6 +61,9 @@ pub struct Step {
     pub held_s: f64,
     /// Every metric of the held phase (the generator's own left out).
     pub metrics: BTreeMap<String, Figures>,
+    /// The scraped server's CPU and event-loop lag (`--scrape`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerLoad>,
     /// The recovery from a restart during the step (`scaling --restart-after`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery: Option<Recovery>,
@@ -149,6 +153,48 @@ pub async fn measure(
 struct Held {
     totals: Totals,
     secs: f64,
+    server: ServerSum,
+}
+
+/// The scraped server's figures over the held intervals that had them.
+#[derive(Default)]
+struct ServerSum {
+    cpu_pct: f64,
+    cpu_samples: u32,
+    lag_ms_max: Option<f64>,
+}
+
+impl ServerSum {
+    fn add(&mut self, f: &ServerFigures) {
+        if let Some(cpu) = f.cpu_pct {
+            self.cpu_pct += cpu;
+            self.cpu_samples += 1;
+        }
+        if let Some(lag) = f.lag_ms {
+            self.lag_ms_max = Some(self.lag_ms_max.map_or(lag, |m| m.max(lag)));
+        }
+    }
+
+    fn load(&self) -> Option<ServerLoad> {
+        let cpu_pct_avg = (self.cpu_samples > 0).then(|| self.cpu_pct / self.cpu_samples as f64);
+        (cpu_pct_avg.is_some() || self.lag_ms_max.is_some()).then_some(ServerLoad {
+            cpu_pct_avg,
+            lag_ms_max: self.lag_ms_max,
+        })
+    }
+}
+
+/// How the scraped server carried a step's held phase (`capacity --scrape`):
+/// what shows which resource ran out at the boundary.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServerLoad {
+    /// CPU of the scraped processes, % of one core, averaged over the held
+    /// intervals (`process_cpu_seconds_total` rate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_pct_avg: Option<f64>,
+    /// The highest `nodejs_eventloop_lag_seconds` sampled, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag_ms_max: Option<f64>,
 }
 
 /// Keeps the intervals that lie inside [from, to] of the run (a quarter
@@ -169,6 +215,9 @@ impl IntervalSink for HeldSink {
             let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
             held.totals.add(iv);
             held.secs += iv.duration.as_secs_f64();
+            if let Some(f) = &tick.server {
+                held.server.add(f);
+            }
         }
         Ok(())
     }
@@ -218,6 +267,7 @@ fn judge(plan: &StepPlan, slos: &[Slo], held: &Held, measured: &Measurement, dir
             .filter(|(name, _)| !is_generator(name))
             .map(|(name, m)| (name.clone(), Figures::of(m, held.secs)))
             .collect(),
+        server: held.server.load(),
         recovery: measured.summary.recovery.clone(),
         dir,
     }

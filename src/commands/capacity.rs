@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::run::{on_prepared, socket_warning, stamped_dir};
+use super::run::{on_prepared, scrape_config, socket_warning, stamped_dir};
 use crate::capacity::outcome::{self, Capacity, fmt_load};
 use crate::capacity::search::{Bounds, StepVerdict};
 use crate::capacity::sizing::HostSize;
@@ -40,6 +40,13 @@ pub fn run(args: CapacityArgs) -> u8 {
             return e.exit().code();
         }
     };
+    let scrape = match scrape_config(&args.scrape) {
+        Ok(s) => s,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            return Exit::BadInput.code();
+        }
+    };
     let cfg = match config(&args, &mut planned) {
         Ok(c) => c,
         Err(msg) => {
@@ -61,6 +68,7 @@ pub fn run(args: CapacityArgs) -> u8 {
     let header = describe(&cfg, model);
     let base = Measure {
         command: std::env::args().collect(),
+        scrape,
         ..Measure::default()
     };
     let mut table = Table {
@@ -69,6 +77,7 @@ pub fn run(args: CapacityArgs) -> u8 {
         step_secs: (cfg.settle + cfg.hold).as_secs_f64(),
         quiet: args.quiet,
         printed_header: false,
+        server: base.scrape.is_some(),
     };
     let done = on_prepared(planned, args.quiet, Some(header), async |prepared| {
         capacity::run(prepared, &cfg, &base, &mut table).await
@@ -272,6 +281,8 @@ pub(super) struct Table {
     step_secs: f64,
     quiet: bool,
     printed_header: bool,
+    /// `--scrape` given: the server's CPU and event-loop lag get columns.
+    server: bool,
 }
 
 impl Table {
@@ -297,6 +308,9 @@ impl Observer for Table {
                 line.push_str(&format!("  {:>w$}", slo.to_string()));
             }
             line.push_str(&format!("  {:>10}", "ops/s"));
+            if self.server {
+                line.push_str(&format!("  {:>10}  {:>9}", "server CPU", "lag max"));
+            }
             println!("{line}");
         }
         let verdict = match s.verdict {
@@ -310,6 +324,16 @@ impl Observer for Table {
             line.push_str(&format!("  {:>w$}", format!("{}{mark}", r.value_text(slo))));
         }
         line.push_str(&format!("  {:>10.1}", s.throughput_per_s));
+        if self.server {
+            let load = s.server.as_ref();
+            let cpu = load.and_then(|l| l.cpu_pct_avg);
+            let lag = load.and_then(|l| l.lag_ms_max);
+            line.push_str(&format!(
+                "  {:>10}  {:>9}",
+                cpu.map_or("-".into(), |c| format!("{c:.0}%")),
+                lag.map_or("-".into(), |l| format!("{l:.1}ms"))
+            ));
+        }
         println!("{line}");
         if s.verdict == StepVerdict::Void
             && let Some(why) = &s.reason
@@ -317,6 +341,30 @@ impl Observer for Table {
             println!("      void: {why}");
         }
     }
+}
+
+/// How the scraped server carried the highest load that held and the
+/// lowest that failed (the last step measured at each): which resource
+/// moved at the boundary.
+fn server_at_boundary(c: &Capacity, model: Model) -> Option<String> {
+    let at = |load: Option<f64>| {
+        let load = load?;
+        let step = c.steps.iter().rev().find(|s| s.load == load)?;
+        let server = step.server?;
+        let cpu = server
+            .cpu_pct_avg
+            .map_or("-".into(), |v| format!("{v:.0}%"));
+        let lag = server
+            .lag_ms_max
+            .map_or("-".into(), |v| format!("{v:.1} ms"));
+        Some(format!(
+            "{} {}: CPU {cpu}, event-loop lag max {lag}",
+            fmt_load(load),
+            unit_label(model)
+        ))
+    };
+    let parts: Vec<String> = [at(c.low), at(c.high)].into_iter().flatten().collect();
+    (!parts.is_empty()).then(|| format!("server: {}", parts.join("; ")))
 }
 
 /// The answer, the bracket, what bound it, the sizing and the model.
@@ -333,6 +381,9 @@ fn print_result(c: &Capacity, cfg: &Config, model: Model) {
             cfg.bounds.resolution * 100.0,
             cfg.bounds.repeats
         );
+    }
+    if let Some(line) = server_at_boundary(c, model) {
+        println!("{line}");
     }
     if let Some(s) = &c.sizing {
         println!("sizing: {}", s.text);

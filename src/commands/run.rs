@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use crate::cli::RunArgs;
+use crate::cli::{RunArgs, ScrapeArgs};
 use crate::engine::Overrides;
 use crate::results::export::Format;
 use crate::results::live::{Linger, LiveMetrics, LiveServer};
@@ -32,7 +32,7 @@ pub fn run(args: RunArgs) -> u8 {
             return Exit::BadInput.code();
         }
     };
-    let scrape = match scrape_config(&args) {
+    let scrape = match scrape_config(&args.scrape) {
         Ok(s) => s,
         Err(msg) => {
             eprintln!("error: {msg}");
@@ -203,14 +203,14 @@ fn fail(e: &RunError) -> u8 {
 }
 
 /// `--scrape` and `--scrape-match` as one config (none without a URL).
-fn scrape_config(args: &RunArgs) -> Result<Option<ScrapeConfig>, String> {
-    if args.scrape.is_empty() {
+pub(super) fn scrape_config(args: &ScrapeArgs) -> Result<Option<ScrapeConfig>, String> {
+    if args.urls.is_empty() {
         return Ok(None);
     }
     let selector = Selector {
-        extra: args.scrape_match.clone(),
+        extra: args.matches.clone(),
     };
-    ScrapeConfig::new(args.scrape.clone(), selector).map(Some)
+    ScrapeConfig::new(args.urls.clone(), selector).map(Some)
 }
 
 /// Each export file with the format its extension names.
