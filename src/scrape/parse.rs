@@ -2,28 +2,25 @@
 //! (a summary's quantiles, `_sum` and `_count` each their own, as the text
 //! writes them), with the kind its family declares.
 //!
-//! The parser is `openmetrics-parser`, chosen over `prometheus-parse`
-//! after running both on Rocket.Chat's text (tests/fixtures/
-//! rocketchat-metrics.txt), our `serve`'s OpenMetrics text and node
-//! exporter's: prometheus-parse splits labels on `,` and `=` (a
-//! `user_agent="Mozilla/5.0 (KHTML, like Gecko)"` becomes two wrong
-//! labels), types neither an OpenMetrics counter (`# TYPE x counter` with
-//! sample `x_total`) nor a summary's `_sum`/`_count`, and returns an empty
-//! scrape for an HTML error page instead of an error. openmetrics-parser
-//! gets all of these right and refuses malformed text; it is strict (the
-//! Prometheus grammar refuses `unknown`, the OpenMetrics one blank lines),
-//! so the format is picked from the text (`# EOF` ends OpenMetrics), and
-//! it is about 4x slower (~170 ms per MB), which is why parsing runs off
-//! the async workers. No panic in 9,000 mutated inputs of the three texts.
+//! Written by hand, for want of a crate that fits: `openmetrics-parser`
+//! parses correctly but is LGPL-3.0, which a statically linked binary
+//! shipped in an image cannot honour simply; `prometheus-parse` splits
+//! labels on `,` (a `user_agent="Mozilla/5.0 (KHTML, like Gecko)"` becomes
+//! two wrong labels), types neither an OpenMetrics counter nor a summary's
+//! `_sum`/`_count`, and reads an HTML error page as an empty scrape. Both
+//! formats (Prometheus text 0.0.4 and OpenMetrics 1.0) are one sample per
+//! line, so one pass reads either: `# TYPE` names a family's kind, a
+//! sample's family is its name or its name less a suffix the kind allows,
+//! and a series the selector does not keep is checked for shape but its
+//! labels are never copied.
 
-use std::collections::BTreeMap;
-
-use openmetrics_parser::{
-    HistogramValue, MetricFamily, MetricNumber, OpenMetricsValue, PrometheusValue,
-    Sample as ParsedSample, SummaryValue,
-};
+use std::collections::{BTreeMap, HashMap};
 
 use crate::results::SeriesKind;
+
+/// A line longer than this is not exposition text (a minified page, a
+/// binary body); no real label set comes near it.
+const MAX_LINE: usize = 64 * 1024;
 
 /// One sample of a scrape.
 #[derive(Clone, Debug, PartialEq)]
@@ -37,199 +34,285 @@ pub struct Sample {
 
 /// The text was not Prometheus or OpenMetrics exposition.
 #[derive(Debug, thiserror::Error)]
-#[error("not Prometheus text: {0}")]
-pub struct ParseError(String);
+#[error("not Prometheus text: line {line}: {what}")]
+pub struct ParseError {
+    line: usize,
+    what: String,
+}
 
-/// The samples of `text` whose name `keep` accepts, in no set order.
+/// The samples of `text` whose name `keep` accepts, in the text's order.
 /// Non-finite values (prom-client's NaN quantiles of an empty summary)
 /// are left out: they have no JSON form and no meaning over a run.
+/// OpenMetrics' `_created` samples are left out too: a creation time is
+/// not a measurement.
 pub fn parse(text: &str, keep: &dyn Fn(&str) -> bool) -> Result<Vec<Sample>, ParseError> {
+    let mut families: HashMap<&str, Family> = HashMap::new();
     let mut out = Vec::new();
-    if is_openmetrics(text) {
-        let exposition = openmetrics_parser::openmetrics::parse_openmetrics(text)
-            .map_err(|e| ParseError(first_line(&e.to_string())))?;
-        for family in exposition.families.values() {
-            flatten(family, keep, &mut out);
+    for (index, line) in text.lines().enumerate() {
+        let fail = |what: String| ParseError {
+            line: index + 1,
+            what,
+        };
+        if line.len() > MAX_LINE {
+            return Err(fail(format!("longer than {} KiB", MAX_LINE / 1024)));
         }
-    } else {
-        let exposition = openmetrics_parser::prometheus::parse_prometheus(text)
-            .map_err(|e| ParseError(first_line(&e.to_string())))?;
-        for family in exposition.families.values() {
-            flatten(family, keep, &mut out);
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() {
+            continue;
         }
+        if let Some(comment) = line.strip_prefix('#') {
+            let comment = comment.trim_start();
+            if comment == "EOF" {
+                break;
+            }
+            if let Some(decl) = comment.strip_prefix("TYPE ") {
+                let (name, family) = type_line(decl).map_err(fail)?;
+                families.insert(name, family);
+            }
+            continue;
+        }
+        let line = Line::read(line).map_err(fail)?;
+        let Some(kind) = kind_of(&families, line.name) else {
+            continue;
+        };
+        if !keep(line.name) || !line.value.is_finite() {
+            continue;
+        }
+        out.push(Sample {
+            name: line.name.to_string(),
+            labels: labels(line.labels).map_err(fail)?,
+            kind,
+            value: line.value,
+        });
     }
-    out.retain(|s| s.value.is_finite());
     Ok(out)
 }
 
-/// OpenMetrics text ends with `# EOF`; Prometheus 0.0.4 text has none.
-fn is_openmetrics(text: &str) -> bool {
-    text.trim_end().ends_with("# EOF")
+/// A family's kind as `# TYPE` declares it.
+#[derive(Clone, Copy, PartialEq)]
+enum Family {
+    Counter,
+    Gauge,
+    Summary,
+    Histogram,
+    /// OpenMetrics' gauge histogram: `_bucket`, `_gsum`, `_gcount`.
+    GaugeHistogram,
+    /// OpenMetrics' info: one `_info` sample of value 1.
+    Info,
+    Untyped,
 }
 
-/// pest's errors are several lines with a caret drawing; the first names
-/// the place.
-fn first_line(message: &str) -> String {
-    let mut parts = message.lines().map(str::trim).filter(|l| !l.is_empty());
-    let head = parts.next().unwrap_or("malformed text").to_string();
-    match parts.find(|l| l.starts_with('=')) {
-        Some(expected) => format!("{head} {}", expected.trim_start_matches("= ")),
-        None => head,
+impl Family {
+    /// The sample names' suffixes this kind allows, and the kind of each
+    /// sample; `None` for one to leave out.
+    fn suffixes(self) -> &'static [(&'static str, Option<SeriesKind>)] {
+        use SeriesKind as K;
+        match self {
+            Family::Counter => &[
+                ("", Some(K::Counter)),
+                ("_total", Some(K::Counter)),
+                ("_created", None),
+            ],
+            Family::Gauge => &[("", Some(K::Gauge))],
+            Family::Summary => &[
+                ("", Some(K::Summary)),
+                ("_sum", Some(K::Summary)),
+                ("_count", Some(K::Summary)),
+                ("_created", None),
+            ],
+            Family::Histogram => &[
+                ("_bucket", Some(K::Histogram)),
+                ("_sum", Some(K::Histogram)),
+                ("_count", Some(K::Histogram)),
+                ("_created", None),
+            ],
+            Family::GaugeHistogram => &[
+                ("_bucket", Some(K::Histogram)),
+                ("_gsum", Some(K::Histogram)),
+                ("_gcount", Some(K::Histogram)),
+            ],
+            Family::Info => &[("_info", Some(K::Gauge))],
+            Family::Untyped => &[("", Some(K::Untyped))],
+        }
     }
 }
 
-fn labels_of<V>(sample: &ParsedSample<V>) -> BTreeMap<String, String>
-where
-    V: openmetrics_parser::RenderableMetricValue + Clone,
-{
-    sample
-        .get_labelset()
-        .map(|set| {
-            set.iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect::<BTreeMap<_, _>>()
-        })
-        .unwrap_or_default()
+/// `name kind` of a `# TYPE` line.
+fn type_line(decl: &str) -> Result<(&str, Family), String> {
+    let mut words = decl.split_whitespace();
+    let (Some(name), Some(kind), None) = (words.next(), words.next(), words.next()) else {
+        return Err(format!("`# TYPE {decl}` needs a metric name and a kind"));
+    };
+    if metric_name(name) != name.len() {
+        return Err(format!("`{name}` in `# TYPE` is not a metric name"));
+    }
+    let family = match kind {
+        "counter" => Family::Counter,
+        "gauge" => Family::Gauge,
+        "summary" => Family::Summary,
+        "histogram" => Family::Histogram,
+        "gaugehistogram" => Family::GaugeHistogram,
+        "info" => Family::Info,
+        "untyped" | "unknown" | "stateset" => Family::Untyped,
+        other => return Err(format!("`{other}` is not a metric kind")),
+    };
+    Ok((name, family))
 }
 
-/// Pushes the samples of one family, each named as the text writes it.
-struct Flatten<'a> {
-    family: &'a str,
-    keep: &'a dyn Fn(&str) -> bool,
-    out: &'a mut Vec<Sample>,
+/// The kind of a sample named `name`: its own family's, or that of the
+/// family it is a suffixed sample of; untyped when no `# TYPE` names
+/// either; `None` for a sample to leave out.
+fn kind_of(families: &HashMap<&str, Family>, name: &str) -> Option<SeriesKind> {
+    let declared = |family: &str, suffix: &str| {
+        families
+            .get(family)?
+            .suffixes()
+            .iter()
+            .find(|(s, _)| *s == suffix)
+            .map(|(_, kind)| *kind)
+    };
+    if let Some(kind) = declared(name, "") {
+        return kind;
+    }
+    name.match_indices('_')
+        .find_map(|(at, _)| declared(&name[..at], &name[at..]))
+        .unwrap_or(Some(SeriesKind::Untyped))
 }
 
-impl Flatten<'_> {
-    fn push(
-        &mut self,
-        suffix: &str,
-        labels: &BTreeMap<String, String>,
-        extra: Option<(&str, String)>,
-        kind: SeriesKind,
-        value: f64,
-    ) {
-        let name = format!("{}{suffix}", self.family);
-        if !(self.keep)(&name) {
-            return;
+/// One sample line, its labels still as written.
+struct Line<'a> {
+    name: &'a str,
+    /// Between the braces, escapes and all; empty without braces.
+    labels: &'a str,
+    value: f64,
+}
+
+impl<'a> Line<'a> {
+    /// `name{labels} value [timestamp] [# exemplar]`.
+    fn read(line: &'a str) -> Result<Line<'a>, String> {
+        let end = metric_name(line);
+        if end == 0 {
+            let found: String = line.chars().take(12).collect();
+            return Err(format!("a sample starts with a metric name, not `{found}`"));
         }
-        let mut labels = labels.clone();
-        if let Some((k, v)) = extra {
-            labels.insert(k.to_string(), v);
+        let (name, mut rest) = line.split_at(end);
+        let mut labels = "";
+        if let Some(inner) = rest.strip_prefix('{') {
+            let close = label_end(inner)?;
+            labels = &inner[..close];
+            rest = &inner[close + 1..];
         }
-        self.out.push(Sample {
+        // An exemplar (` # {trace_id="..."} 1.0`) says nothing of the series.
+        let rest = rest.split(" # ").next().unwrap_or_default();
+        let mut fields = rest.split_whitespace();
+        let value = fields
+            .next()
+            .ok_or_else(|| format!("`{name}` has no value"))?;
+        let value = number(value).ok_or_else(|| format!("`{value}` is not a number"))?;
+        if let Some(ts) = fields.next() {
+            number(ts).ok_or_else(|| format!("`{ts}` is not a timestamp"))?;
+        }
+        if let Some(extra) = fields.next() {
+            return Err(format!("`{extra}` after the value and timestamp"));
+        }
+        Ok(Line {
             name,
             labels,
-            kind,
             value,
-        });
-    }
-
-    /// A summary's quantiles, `_sum` and `_count`.
-    fn summary(&mut self, labels: &BTreeMap<String, String>, s: &SummaryValue) {
-        for q in &s.quantiles {
-            let extra = Some(("quantile", format_le(q.quantile)));
-            self.push("", labels, extra, SeriesKind::Summary, q.value.as_f64());
-        }
-        self.sum_count(labels, s.sum, s.count, SeriesKind::Summary);
-    }
-
-    /// A histogram's `_bucket`s, `_sum` and `_count`.
-    fn histogram(&mut self, labels: &BTreeMap<String, String>, h: &HistogramValue) {
-        for b in &h.buckets {
-            let extra = Some(("le", format_le(b.upper_bound)));
-            let count = b.count.as_f64();
-            self.push("_bucket", labels, extra, SeriesKind::Histogram, count);
-        }
-        self.sum_count(labels, h.sum, h.count, SeriesKind::Histogram);
-    }
-
-    fn sum_count(
-        &mut self,
-        labels: &BTreeMap<String, String>,
-        sum: Option<MetricNumber>,
-        count: Option<u64>,
-        kind: SeriesKind,
-    ) {
-        if let Some(sum) = sum {
-            self.push("_sum", labels, None, kind, sum.as_f64());
-        }
-        if let Some(count) = count {
-            self.push("_count", labels, None, kind, count as f64);
-        }
+        })
     }
 }
 
-/// `0.5`, `1`, `+Inf`: a bound or quantile as the text format writes it.
-fn format_le(v: f64) -> String {
-    if v == f64::INFINITY {
-        "+Inf".into()
+/// The length of the metric name `s` starts with: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+fn metric_name(s: &str) -> usize {
+    let b = s.as_bytes();
+    if !b
+        .first()
+        .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_' || *c == b':')
+    {
+        return 0;
+    }
+    b.iter()
+        .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_' || *c == b':'))
+        .unwrap_or(b.len())
+}
+
+/// Where the label set ends (the closing brace), skipping quoted values.
+fn label_end(inner: &str) -> Result<usize, String> {
+    let mut quoted = false;
+    let mut escaped = false;
+    for (i, c) in inner.bytes().enumerate() {
+        match (quoted, escaped, c) {
+            (true, true, _) => escaped = false,
+            (true, false, b'\\') => escaped = true,
+            (_, false, b'"') => quoted = !quoted,
+            (false, _, b'}') => return Ok(i),
+            _ => {}
+        }
+    }
+    Err(if quoted {
+        "a label value has no closing quote".into()
     } else {
-        v.to_string()
-    }
+        "the label set has no closing brace".into()
+    })
 }
 
-/// A sample's value in the terms both grammars share.
-enum Value<'a> {
-    /// A value with the suffix its sample name adds to the family's.
-    Plain(&'static str, SeriesKind, f64),
-    Summary(&'a SummaryValue),
-    Histogram(&'a HistogramValue),
+/// A Go-style float: `1`, `-2.5e3`, `NaN`, `+Inf`.
+fn number(s: &str) -> Option<f64> {
+    // Rust also reads `infinity` and `inf`; the formats write `+Inf`/`-Inf`
+    // and Rust reads those too, case aside.
+    s.parse().ok()
 }
 
-/// The values of one of the parser's two value types.
-trait Flat {
-    fn flat(&self) -> Value<'_>;
-}
-
-impl Flat for PrometheusValue {
-    fn flat(&self) -> Value<'_> {
-        match self {
-            PrometheusValue::Counter(c) => Value::Plain("", SeriesKind::Counter, c.value.as_f64()),
-            PrometheusValue::Gauge(n) => Value::Plain("", SeriesKind::Gauge, n.as_f64()),
-            PrometheusValue::Unknown(n) => Value::Plain("", SeriesKind::Untyped, n.as_f64()),
-            PrometheusValue::Summary(s) => Value::Summary(s),
-            PrometheusValue::Histogram(h) => Value::Histogram(h),
+/// `a="1",b="x \"y\""` as a map, escapes (`\\`, `\"`, `\n`) undone.
+fn labels(mut s: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    loop {
+        s = s.trim_start();
+        if s.is_empty() {
+            return Ok(out);
         }
-    }
-}
-
-impl Flat for OpenMetricsValue {
-    fn flat(&self) -> Value<'_> {
-        match self {
-            // An OpenMetrics counter family `x` writes its sample `x_total`.
-            OpenMetricsValue::Counter(c) => {
-                Value::Plain("_total", SeriesKind::Counter, c.value.as_f64())
-            }
-            OpenMetricsValue::Gauge(n) => Value::Plain("", SeriesKind::Gauge, n.as_f64()),
-            OpenMetricsValue::Unknown(n) | OpenMetricsValue::StateSet(n) => {
-                Value::Plain("", SeriesKind::Untyped, n.as_f64())
-            }
-            OpenMetricsValue::Summary(s) => Value::Summary(s),
-            OpenMetricsValue::Histogram(h) | OpenMetricsValue::GaugeHistogram(h) => {
-                Value::Histogram(h)
-            }
-            OpenMetricsValue::Info => Value::Plain("_info", SeriesKind::Gauge, 1.0),
+        let end = s
+            .bytes()
+            .position(|c| !(c.is_ascii_alphanumeric() || c == b'_'))
+            .unwrap_or(s.len());
+        let (name, rest) = s.split_at(end);
+        if name.is_empty() || name.as_bytes()[0].is_ascii_digit() {
+            return Err(format!(
+                "`{}` is not a label name",
+                rest.chars().take(12).collect::<String>()
+            ));
         }
-    }
-}
-
-fn flatten<T, V>(family: &MetricFamily<T, V>, keep: &dyn Fn(&str) -> bool, out: &mut Vec<Sample>)
-where
-    T: Clone,
-    V: Flat + openmetrics_parser::RenderableMetricValue + Clone,
-{
-    let mut f = Flatten {
-        family: &family.family_name,
-        keep,
-        out,
-    };
-    for sample in family.iter_samples() {
-        let labels = labels_of(sample);
-        match sample.value.flat() {
-            Value::Plain(suffix, kind, v) => f.push(suffix, &labels, None, kind, v),
-            Value::Summary(s) => f.summary(&labels, s),
-            Value::Histogram(h) => f.histogram(&labels, h),
-        }
+        let rest = rest.trim_start();
+        let Some(rest) = rest.strip_prefix('=').map(str::trim_start) else {
+            return Err(format!("label `{name}` has no `=`"));
+        };
+        let Some(rest) = rest.strip_prefix('"') else {
+            return Err(format!("label `{name}`'s value is not quoted"));
+        };
+        let mut value = String::new();
+        let mut chars = rest.char_indices();
+        let after = loop {
+            match chars.next() {
+                Some((i, '"')) => break &rest[i + 1..],
+                Some((_, '\\')) => match chars.next() {
+                    Some((_, '\\')) => value.push('\\'),
+                    Some((_, '"')) => value.push('"'),
+                    Some((_, 'n')) => value.push('\n'),
+                    Some((_, c)) => return Err(format!("label `{name}` has the escape `\\{c}`")),
+                    None => return Err(format!("label `{name}` ends in a lone `\\`")),
+                },
+                Some((_, c)) => value.push(c),
+                None => return Err(format!("label `{name}`'s value has no closing quote")),
+            }
+        };
+        out.insert(name.to_string(), value);
+        let after = after.trim_start();
+        s = match after.strip_prefix(',') {
+            Some(next) => next,
+            None if after.is_empty() => after,
+            None => return Err(format!("`,` or `}}` after label `{name}`")),
+        };
     }
 }
 
@@ -306,6 +389,52 @@ mod tests {
             all.iter()
                 .all(|s| s.labels["ua"] == "Mozilla/5.0 (KHTML, like Gecko)")
         );
+    }
+
+    #[test]
+    fn timestamps_exemplars_escapes_and_created_samples() {
+        let text = "# TYPE http_requests counter\n\
+                    http_requests_total{path=\"/a\\nb\",q=\"c\\\\d\",} 12 1764590412000\n\
+                    http_requests_created{path=\"/a\"} 1764590000\n\
+                    # TYPE lat histogram\n\
+                    lat_bucket{le=\"0.1\"} 4 # {trace_id=\"x\"} 0.05 1.7e9\n\
+                    no_type_here 3.5\n\
+                    # EOF\n";
+        let all = parse(text, &|_| true).unwrap();
+        assert_eq!(all.len(), 3, "{all:?}");
+        assert_eq!(all[0].labels["path"], "/a\nb");
+        assert_eq!(all[0].labels["q"], "c\\d");
+        assert_eq!((all[0].kind, all[0].value), (SeriesKind::Counter, 12.0));
+        assert_eq!((all[1].kind, all[1].value), (SeriesKind::Histogram, 4.0));
+        assert_eq!((all[2].kind, all[2].value), (SeriesKind::Untyped, 3.5));
+    }
+
+    #[test]
+    fn errors_name_the_line_and_the_problem() {
+        for (text, line, what) in [
+            ("a 1\nb{x=\"1\" 2\n", 2, "no closing brace"),
+            ("# TYPE a meter\n", 1, "`meter` is not a metric kind"),
+            ("a 1\n\nc\n", 3, "`c` has no value"),
+            ("a one\n", 1, "`one` is not a number"),
+            ("a{x=1} 1\n", 1, "not quoted"),
+            ("a{x=\"\\q\"} 1\n", 1, "escape `\\q`"),
+            ("a 1 2 3\n", 1, "`3` after the value"),
+        ] {
+            let e = parse(text, &|_| true).unwrap_err().to_string();
+            assert!(e.contains(&format!("line {line}: ")), "{text:?}: {e}");
+            assert!(e.contains(what), "{text:?}: {e}");
+        }
+        let long = format!("a{{x=\"{}\"}} 1\n", "y".repeat(70_000));
+        let e = parse(&long, &|_| true).unwrap_err().to_string();
+        assert!(e.contains("longer than 64 KiB"), "{e}");
+    }
+
+    #[test]
+    fn unkept_series_are_checked_for_shape_only() {
+        let text = "keep_me{a=\"1\"} 1\nskip_me{b=\"\\q\"} 2\n";
+        let kept = parse(text, &|n| n == "keep_me").unwrap();
+        assert_eq!(kept.len(), 1);
+        assert!(parse("keep_me 1\nskip_me{b=\"2} 2\n", &|n| n == "keep_me").is_err());
     }
 
     #[test]
