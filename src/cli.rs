@@ -309,6 +309,10 @@ pub struct ServeArgs {
     /// with TEST_MODE).
     #[arg(long)]
     pub rate_limits: bool,
+    /// Close self-registration (`users.register` refused, as Rocket.Chat's
+    /// `Accounts_RegistrationForm: Disabled`).
+    #[arg(long)]
+    pub no_registration: bool,
     /// REST error shapes of this Rocket.Chat major version.
     #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u8).range(7..=8))]
     pub api_version: u8,

@@ -653,3 +653,147 @@ async fn rate_limits_answer_429_with_headers() {
     assert_eq!(statuses[..10], [200; 10]);
     assert_eq!(statuses[10], 429);
 }
+
+/// As Rocket.Chat: the limiter counts a user's calls per route and IP, but
+/// not the calls of a role with `api-bypass-rate-limit` (admin, bot), and
+/// never before a login is checked.
+#[tokio::test]
+async fn admins_bypass_the_rest_limiter_and_users_do_not() {
+    let mut cfg = ServerConfig::embedded();
+    cfg.rate_limits = true;
+    cfg.seed.users = 1;
+    cfg.seed.password = "pw".into();
+    let s = server::start(cfg).unwrap();
+    let url = s.urls()[0].clone();
+    let c = Client::new();
+    let admin = login(&c, &url, "admin", "admin").await;
+    let user = login(&c, &url, "load-1", "pw").await;
+    let me = |who: &(String, String)| {
+        c.get(format!("{url}/api/v1/me"))
+            .header("X-User-Id", &who.0)
+            .header("X-Auth-Token", &who.1)
+            .send()
+    };
+    for _ in 0..12 {
+        let r = me(&admin).await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(!r.headers().contains_key("x-ratelimit-limit"));
+    }
+    let mut statuses = Vec::new();
+    for _ in 0..11 {
+        let r = me(&user).await.unwrap();
+        assert!(r.headers().contains_key("x-ratelimit-remaining"));
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses[..10], [200; 10]);
+    assert_eq!(statuses[10], 429);
+    // Not logged in: a 401, not a count against the route.
+    let r = c.get(format!("{url}/api/v1/me")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(!r.headers().contains_key("x-ratelimit-limit"));
+}
+
+#[tokio::test]
+async fn admin_invites_looks_up_and_deletes_users_and_rooms() {
+    let (_s, url) = start(7);
+    let c = Client::new();
+    let admin = login(&c, &url, "admin", "admin").await;
+    let user = login(&c, &url, "load-1", "pw").await;
+    let (status, body) = get(&c, &url, "users.info?username=load-2", Some(&admin)).await;
+    assert_eq!(status, 200, "{body}");
+    let uid2 = body["user"]["_id"].as_str().unwrap().to_string();
+    assert!(body["user"]["emails"][0]["address"].is_string(), "{body}");
+    let (_, body) = get(&c, &url, "users.info?username=load-2", Some(&user)).await;
+    assert!(body["user"].get("emails").is_none(), "{body}");
+    let (status, body) = get(&c, &url, "users.info?username=nobody", Some(&admin)).await;
+    assert_eq!(
+        (status.as_u16(), &body["error"]),
+        (400, &json!("User not found."))
+    );
+
+    let (_, body) = post(
+        &c,
+        &url,
+        "channels.create",
+        json!({"name": "cleanup-me"}),
+        Some(&admin),
+    )
+    .await;
+    let rid = body["channel"]["_id"].as_str().unwrap().to_string();
+    let invite = json!({"roomId": rid, "userIds": [uid2, user.0]});
+    let (status, body) = post(&c, &url, "channels.invite", invite.clone(), Some(&user)).await;
+    assert_eq!(status, 403, "only an admin or the owner invites: {body}");
+    let (status, body) = post(&c, &url, "channels.invite", invite, Some(&admin)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["channel"]["usersCount"], 3, "{body}");
+
+    let (status, _) = post(
+        &c,
+        &url,
+        "users.delete",
+        json!({"username": "load-2"}),
+        Some(&user),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, body) = post(
+        &c,
+        &url,
+        "users.delete",
+        json!({"username": "load-2"}),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = get(&c, &url, "users.info?username=load-2", Some(&admin)).await;
+    assert_eq!(status, 400);
+    let (status, body) = post(
+        &c,
+        &url,
+        "channels.delete",
+        json!({"roomName": "cleanup-me"}),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = get(&c, &url, "channels.info?roomName=cleanup-me", Some(&admin)).await;
+    assert_eq!(status, 400);
+    // A deleted user can no longer log in, and its name is free again.
+    let (status, _) = post(
+        &c,
+        &url,
+        "login",
+        json!({"user": "load-2", "password": "pw"}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn registration_setting_is_public_and_enforced() {
+    let mut cfg = ServerConfig::embedded();
+    cfg.registration_open = false;
+    let s = server::start(cfg).unwrap();
+    let url = s.urls()[0].clone();
+    let c = Client::new();
+    let (status, body) = get(
+        &c,
+        &url,
+        "settings.public?_id=Accounts_RegistrationForm",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["settings"],
+        json!([{"_id": "Accounts_RegistrationForm", "value": "Disabled", "enterprise": false}])
+    );
+    let reg = json!({"username": "x1", "email": "x1@e.org", "pass": "p", "name": "x1"});
+    let (status, body) = post(&c, &url, "users.register", reg, None).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["errorType"], "error-user-registration-disabled",
+        "{body}"
+    );
+}

@@ -94,6 +94,7 @@ fn config(args: &ServeArgs) -> Result<ServerConfig, String> {
         admin_user: args.admin_user.clone(),
         admin_password: args.admin_password.clone(),
         rate_limits: args.rate_limits,
+        registration_open: !args.no_registration,
         api_version: args.api_version,
         max_frame_bytes: args.max_frame_bytes,
         max_send_buffer_bytes: args.max_send_buffer_bytes,

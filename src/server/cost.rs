@@ -17,8 +17,10 @@
 //! - REST: the endpoint name after `/api/v1/`, e.g. `login`, `logout`, `me`,
 //!   `info` (for `/api/info`), `chat.postMessage`, `chat.sendMessage`,
 //!   `channels.create`, `channels.join`, `channels.history`, `channels.info`,
-//!   `channels.members`, `channels.messages`, `users.register`, `users.create`,
-//!   `users.setStatus`, `subscriptions.get`, `subscriptions.read`, `rooms.get`,
+//!   `channels.members`, `channels.messages`, `channels.invite`,
+//!   `channels.delete`, `users.register`, `users.create`, `users.info`,
+//!   `users.delete`, `users.setStatus`, `settings.public`,
+//!   `subscriptions.get`, `subscriptions.read`, `rooms.get`,
 //!   `method.call` and `method.callAnon` (the REST forms of a DDP method also
 //!   burn the method's own name).
 //! - DDP methods: the method name, e.g. `login`, `sendMessage`,

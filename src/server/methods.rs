@@ -114,7 +114,7 @@ pub fn call(
             notify_room(shared, caller, params);
             Outcome::none()
         }
-        "public-settings/get" => listing(params, public_settings()),
+        "public-settings/get" => listing(params, public_settings(shared)),
         "permissions/get" | "listCustomSounds" | "listCustomUserStatus" | "license:getModules" => {
             listing(params, Vec::new())
         }
@@ -475,12 +475,19 @@ fn listing(params: &[Value], items: Vec<Value>) -> Result<Outcome, MeteorError> 
     }
 }
 
-fn public_settings() -> Vec<Value> {
+/// The public settings the reference server has (`public-settings/get`,
+/// REST `settings.public`).
+pub fn public_settings(shared: &Shared) -> Vec<Value> {
+    let registration = if shared.registration_open {
+        "Public"
+    } else {
+        "Disabled"
+    };
     [
         ("Site_Name", json!("Rocket.Chat")),
         ("Site_Url", json!("http://localhost:3000")),
         ("Language", json!("en")),
-        ("Accounts_RegistrationForm", json!("Public")),
+        ("Accounts_RegistrationForm", json!(registration)),
         (
             "Message_MaxAllowedSize",
             json!(super::store::MAX_MESSAGE_CHARS),

@@ -55,6 +55,9 @@ pub struct ServerConfig {
     pub admin_user: String,
     pub admin_password: String,
     pub rate_limits: bool,
+    /// Self-registration (`users.register`) allowed, as Rocket.Chat's
+    /// `Accounts_RegistrationForm: Public`.
+    pub registration_open: bool,
     /// 7 or 8: which Rocket.Chat REST error shapes to use.
     pub api_version: u8,
     pub max_frame_bytes: usize,
@@ -97,6 +100,7 @@ impl ServerConfig {
             admin_user: "admin".into(),
             admin_password: "admin".into(),
             rate_limits: false,
+            registration_open: true,
             api_version: 7,
             max_frame_bytes: 1 << 20,
             max_send_buffer_bytes: 4 << 20,
@@ -207,6 +211,7 @@ pub(crate) fn start_with_heartbeat(
         cfg.cost.clone(),
         cfg.api_version,
         cfg.rate_limits,
+        cfg.registration_open,
         cfg.max_frame_bytes,
         cfg.max_send_buffer_bytes,
         cfg.instances,

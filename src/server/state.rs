@@ -20,6 +20,8 @@ pub struct Shared {
     pub cost: CostModel,
     pub api_version: u8,
     pub rate_limits: bool,
+    /// `Accounts_RegistrationForm` is `Public` (else `Disabled`).
+    pub registration_open: bool,
     pub max_frame_bytes: usize,
     pub max_send_buffer_bytes: usize,
     /// Prometheus metrics, when `metrics_listen` is set.
@@ -41,6 +43,7 @@ impl Shared {
         cost: CostModel,
         api_version: u8,
         rate_limits: bool,
+        registration_open: bool,
         max_frame_bytes: usize,
         max_send_buffer_bytes: usize,
         instances: usize,
@@ -55,6 +58,7 @@ impl Shared {
             cost,
             api_version,
             rate_limits,
+            registration_open,
             max_frame_bytes,
             max_send_buffer_bytes,
             metrics,
@@ -84,7 +88,7 @@ impl Shared {
             .collect();
         let (users, rooms) = {
             let d = self.store.read();
-            (d.users.len(), d.rooms.len())
+            (d.user_count(), d.room_count())
         };
         json!({
             "messages_stored": self.store.messages_stored(),
@@ -105,10 +109,10 @@ fn non_negative(n: i64) -> u64 {
 
 impl StoreGauges for Shared {
     fn users(&self) -> u64 {
-        self.store.read().users.len() as u64
+        self.store.read().user_count() as u64
     }
     fn rooms(&self) -> u64 {
-        self.store.read().rooms.len() as u64
+        self.store.read().room_count() as u64
     }
     fn channels(&self) -> u64 {
         // Every room of the reference server is a public channel.

@@ -84,9 +84,20 @@ pub struct User {
     pub connections: u32,
 }
 
+/// Roles holding `api-bypass-rate-limit` in a default Rocket.Chat
+/// (its permissions table gives it to `admin` and `bot`).
+pub const BYPASS_RATE_LIMIT_ROLES: &[&str] = &["admin", "bot"];
+
 impl User {
     pub fn is_admin(&self) -> bool {
         self.roles.iter().any(|r| r == "admin")
+    }
+
+    /// Rocket.Chat skips its REST limiter for this user's calls.
+    pub fn bypasses_rate_limit(&self) -> bool {
+        self.roles
+            .iter()
+            .any(|r| BYPASS_RATE_LIMIT_ROLES.contains(&r.as_str()))
     }
 }
 
@@ -210,18 +221,65 @@ fn valid_name(name: &str) -> bool {
 
 impl Data {
     pub fn user(&self, ix: UserIx) -> &User {
-        // Invariant: indices come only from this store, which never removes users.
+        // Invariant: indices come only from this store, which never removes
+        // a user from `users` (a deleted one leaves only the lookups).
         &self.users[ix as usize]
     }
     pub fn user_mut(&mut self, ix: UserIx) -> &mut User {
         &mut self.users[ix as usize]
     }
     pub fn room(&self, ix: RoomIx) -> &Room {
-        // Invariant: rooms are never removed.
+        // Invariant: rooms stay in `rooms`; a deleted one leaves the lookups.
         &self.rooms[ix as usize]
     }
     pub fn room_mut(&mut self, ix: RoomIx) -> &mut Room {
         &mut self.rooms[ix as usize]
+    }
+
+    /// Users not deleted.
+    pub fn user_count(&self) -> usize {
+        self.user_by_id.len()
+    }
+    /// Rooms not deleted.
+    pub fn room_count(&self) -> usize {
+        self.room_by_id.len()
+    }
+
+    /// Deletes a user as `users.delete` does: every lookup forgets it, its
+    /// logins end and it leaves its rooms; its messages stay, as with
+    /// Rocket.Chat's default `confirmRelinquish`-less delete of a non-owner.
+    pub fn delete_user(&mut self, ix: UserIx) {
+        let u = &mut self.users[ix as usize];
+        let (id, name, email) = (
+            u.id.clone(),
+            u.username.to_ascii_lowercase(),
+            u.email.to_ascii_lowercase(),
+        );
+        let tokens = std::mem::take(&mut u.tokens);
+        let rooms = std::mem::take(&mut u.rooms);
+        self.user_by_id.remove(&id);
+        self.user_by_name.remove(&name);
+        self.user_by_email.remove(&email);
+        for t in tokens {
+            self.tokens.remove(&t);
+        }
+        for r in rooms {
+            self.room_mut(r).members.remove(&ix);
+        }
+    }
+
+    /// Deletes a room as `channels.delete` does: lookups forget it, its
+    /// members leave it and its messages go.
+    pub fn delete_room(&mut self, ix: RoomIx) {
+        let r = &mut self.rooms[ix as usize];
+        let (id, name) = (r.id.clone(), r.name.to_ascii_lowercase());
+        let members: Vec<UserIx> = r.members.drain().map(|(u, _)| u).collect();
+        r.messages.clear();
+        self.room_by_id.remove(&id);
+        self.room_by_name.remove(&name);
+        for u in members {
+            self.user_mut(u).rooms.retain(|&x| x != ix);
+        }
     }
 
     pub fn user_by_id(&self, id: &str) -> Option<UserIx> {

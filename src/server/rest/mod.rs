@@ -150,9 +150,14 @@ static ENDPOINTS: &[Endpoint] = &[
     Endpoint::post("users.register", Anyone, users::register),
     Endpoint::post("users.create", User, users::create),
     Endpoint::post("users.setStatus", User, users::set_status),
+    Endpoint::get("users.info", User, users::info),
+    Endpoint::post("users.delete", User, users::delete),
+    Endpoint::get("settings.public", Anyone, settings_public),
     Endpoint::post("channels.create", User, rooms::create),
     Endpoint::post("channels.join", User, rooms::join),
     Endpoint::get("channels.info", User, rooms::info),
+    Endpoint::post("channels.invite", User, rooms::invite),
+    Endpoint::post("channels.delete", User, rooms::delete),
     Endpoint::get("channels.members", User, rooms::members),
     Endpoint::get("rooms.get", User, rooms::rooms_get),
     Endpoint::get("subscriptions.get", User, rooms::subscriptions_get),
@@ -190,6 +195,22 @@ async fn faults_gate(inst: &Instance) -> Option<Response> {
         return Some(respond(inst, status, &body, None));
     }
     None
+}
+
+/// `GET settings.public?_id=A,B`: the public settings, all or those named.
+fn settings_public(ctx: &Ctx, q: &Params) -> Reply {
+    let wanted: Option<Vec<&str>> = q
+        .get("_id")
+        .map(|ids| ids.split(',').map(str::trim).collect());
+    let settings: Vec<Value> = super::methods::public_settings(ctx.shared())
+        .into_iter()
+        .filter(|s| {
+            let id = s.get("_id").and_then(Value::as_str).unwrap_or_default();
+            wanted.as_ref().is_none_or(|w| w.contains(&id))
+        })
+        .collect();
+    let n = settings.len();
+    Ok(json!({ "settings": settings, "count": n, "offset": 0, "total": n }))
 }
 
 /// `GET /api/info`.
@@ -264,7 +285,17 @@ async fn serve_endpoint(
         return respond_result(&inst, Err(RestError::NotFound), None);
     };
     let shared = &inst.shared;
-    let rate = if !entry.rest_limited() || !inst.limiters.enabled() {
+    let user = match authenticate(shared, headers) {
+        Some(u) => Some(u),
+        None if entry.auth == Auth::User => {
+            return respond_result(&inst, Err(RestError::NotLoggedIn), None);
+        }
+        None => None,
+    };
+    // As Rocket.Chat: counted after authentication, per route and client
+    // IP, unless the caller's role has `api-bypass-rate-limit`.
+    let bypass = || user.is_some_and(|u| shared.store.read().user(u).bypasses_rate_limit());
+    let rate = if !entry.rest_limited() || !inst.limiters.enabled() || bypass() {
         None
     } else {
         match inst.limiters.check_rest(&endpoint, &peer.ip()) {
@@ -284,13 +315,6 @@ async fn serve_endpoint(
         }
     };
     shared.cost.burn(entry.op());
-    let user = match authenticate(shared, headers) {
-        Some(u) => Some(u),
-        None if entry.auth == Auth::User => {
-            return respond_result(&inst, Err(RestError::NotLoggedIn), rate);
-        }
-        None => None,
-    };
     let ctx = Ctx {
         inst: &inst,
         user,

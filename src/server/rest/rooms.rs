@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use super::{Ctx, Fields, Params, Reply, RestError, paging, required};
 use crate::server::errors::MeteorError;
+use crate::server::events;
 use crate::server::ids;
 use crate::server::methods;
 use crate::server::shapes::{self, Dates};
@@ -40,6 +41,59 @@ pub(super) fn join(ctx: &Ctx, body: &Fields) -> Reply {
     let room = methods::join_room(ctx.shared(), &ctx.caller(), &rid, "channels.join")?;
     let d = ctx.shared().store.read();
     Ok(json!({ "channel": shapes::room(&d, d.room(room), Dates::Iso) }))
+}
+
+/// `POST channels.invite {roomId | roomName, userId | userIds}`: an admin
+/// (`add-user-to-any-c-room`) or the room's owner adds members.
+pub(super) fn invite(ctx: &Ctx, body: &Fields) -> Reply {
+    let caller = ctx.user()?;
+    let rid = room_id(ctx, body.get("roomId"), body.get("roomName"))?;
+    let ids: Vec<&str> = match (body.get("userId"), body.get("userIds")) {
+        (Some(Value::String(id)), _) => vec![id.as_str()],
+        (_, Some(Value::Array(a))) => a.iter().filter_map(Value::as_str).collect(),
+        _ => {
+            return Err(RestError::Meteor(MeteorError::invalid_params(
+                "must have required property 'userId' or 'userIds'",
+            )));
+        }
+    };
+    let shared = ctx.shared();
+    let mut d = shared.store.write();
+    let room = d
+        .room_by_id(&rid)
+        .ok_or_else(|| MeteorError::invalid_room("channels.invite"))?;
+    if !d.user(caller).is_admin() && d.room(room).creator != Some(caller) {
+        return Err(RestError::Forbidden);
+    }
+    let mut users = Vec::with_capacity(ids.len());
+    for id in ids {
+        users.push(
+            d.user_by_id(id)
+                .ok_or_else(|| RestError::Meteor(MeteorError::invalid_user("channels.invite")))?,
+        );
+    }
+    let now = ids::now_ms();
+    for user in users {
+        if d.join(room, user, now) {
+            events::subscription_changed(&shared.bus, &d, room, user, "inserted");
+        }
+    }
+    Ok(json!({ "channel": shapes::room(&d, d.room(room), Dates::Iso) }))
+}
+
+/// `POST channels.delete {roomId | roomName}`: an admin or the owner.
+pub(super) fn delete(ctx: &Ctx, body: &Fields) -> Reply {
+    let caller = ctx.user()?;
+    let rid = room_id(ctx, body.get("roomId"), body.get("roomName"))?;
+    let mut d = ctx.shared().store.write();
+    let room = d
+        .room_by_id(&rid)
+        .ok_or_else(|| MeteorError::invalid_room("channels.delete"))?;
+    if !d.user(caller).is_admin() && d.room(room).creator != Some(caller) {
+        return Err(RestError::Forbidden);
+    }
+    d.delete_room(room);
+    Ok(json!({}))
 }
 
 /// `GET channels.info`.
