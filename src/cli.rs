@@ -32,8 +32,18 @@ pub enum Command {
     Run(RunArgs),
     /// Check a scenario file without running it (exit 0 valid, 2 invalid).
     Validate(ValidateArgs),
-    /// Run the reference Rocket.Chat-compatible server (REST + DDP).
+    /// Run the reference Rocket.Chat-compatible server (REST + DDP): a
+    /// simulator for tests and rehearsals, not a Rocket.Chat.
     Serve(ServeArgs),
+    /// Ask the target what the scenario will meet, without any load: its
+    /// version, registration, REST and DDP rate limiters against the
+    /// plan's calls, the admin's access (exit 0 nothing blocks, 2 a
+    /// blocking finding or bad input).
+    Check(CheckArgs),
+    /// Delete what provisioning created on the target, by the scenario's
+    /// names, as the admin: lists it, asks, deletes (exit 0 done or nothing
+    /// to delete, 1 some deletions failed, 2 bad input or refused).
+    Cleanup(CleanupArgs),
     /// Render finished (or partial) runs as text, JSON, CSV, JUnit XML or
     /// Markdown (exit 0 written, 2 bad input, 74 output not written).
     Report(ReportArgs),
@@ -133,9 +143,65 @@ pub struct RunArgs {
     pub metrics_linger: Duration,
     #[command(flatten)]
     pub scrape: ScrapeArgs,
+    #[command(flatten)]
+    pub access: AccessArgs,
     /// No progress display.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// How rocketload acts on a real server: the admin's secret and whether
+/// to run into rate limits.
+#[derive(Debug, Args, Clone, Default)]
+pub struct AccessArgs {
+    /// Read the target admin's password from this file's first line
+    /// (instead of RC_ADMIN_PASSWORD; the user is RC_ADMIN_USER, else
+    /// `users.admin.username`, else `admin`). A personal access token goes
+    /// in RC_ADMIN_USER_ID + RC_ADMIN_TOKEN.
+    #[arg(long, value_name = "FILE")]
+    pub admin_password_file: Option<PathBuf>,
+    /// Run even when the preflight finds the load will meet the target's
+    /// rate limits; the 429s are measured and counted apart.
+    #[arg(long)]
+    pub accept_rate_limits: bool,
+    /// Skip TLS certificate checks (a staging server's self-signed
+    /// certificate), as the scenario's `target.insecure: true`; the run's
+    /// notes say so.
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Scenario file (YAML).
+    pub scenario: PathBuf,
+    /// Target base URL (repeatable); default: the scenario's `target.urls`,
+    /// else the embedded server.
+    #[arg(long = "target", value_name = "URL", value_parser = parse_target)]
+    pub targets: Vec<String>,
+    /// The shard whose share of the load to check (I/N).
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<(u32, u32)>,
+    #[command(flatten)]
+    pub access: AccessArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanupArgs {
+    /// Scenario file (YAML): its `users.prefix`, `users.count` and `rooms`
+    /// name what provisioning created.
+    pub scenario: PathBuf,
+    /// Target base URL; default: the scenario's first `target.urls`.
+    #[arg(long = "target", value_name = "URL", value_parser = parse_target)]
+    pub target: Option<String>,
+    /// Only list what would be deleted.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Delete without asking.
+    #[arg(long, short)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub access: AccessArgs,
 }
 
 /// `--scrape` and `--scrape-match` (run, capacity).
@@ -466,6 +532,8 @@ pub struct CapacityArgs {
     /// Universal Scalability Law; printed as a model, never as the capacity.
     #[arg(long, value_enum)]
     pub fit: Option<FitModel>,
+    #[command(flatten)]
+    pub access: AccessArgs,
     /// Users and rooms already exist: skip provisioning.
     #[arg(long)]
     pub skip_provision: bool,
@@ -569,6 +637,8 @@ pub struct ScalingArgs {
     /// [default: results/scaling/<UTC time>-<scenario name>/].
     #[arg(long)]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub access: AccessArgs,
     /// Users and rooms already exist on every set: skip provisioning.
     #[arg(long)]
     pub skip_provision: bool,

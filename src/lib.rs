@@ -12,6 +12,7 @@ pub mod compare;
 pub mod engine;
 pub mod exposition;
 pub mod metrics;
+pub mod preflight;
 pub mod report;
 pub mod results;
 pub mod rocketchat;

@@ -103,7 +103,7 @@ fn plan_of(yaml: &str, urls: &[String], shard: Option<(u32, u32)>, skip: bool) -
 }
 
 async fn prepare(planned: Planned) -> Prepared {
-    match planned.prepare(&|_, _| {}).await {
+    match planned.prepare(&()).await {
         Ok(p) => p,
         Err(e) => panic!("prepare: {e}"),
     }

@@ -13,8 +13,13 @@ fn repo() -> PathBuf {
 }
 
 /// The environment the examples document (office-day needs a password).
+/// The variables the examples require without a default.
 fn example_env(name: &str) -> Option<String> {
-    (name == "RC_PASSWORD").then(|| "example-pass".to_string())
+    match name {
+        "RC_PASSWORD" => Some("example-pass".into()),
+        "RC_URL" => Some("https://chat.example.com".into()),
+        _ => None,
+    }
 }
 
 fn no_env(_: &str) -> Option<String> {
@@ -569,4 +574,14 @@ fn validate_reports_a_bad_fault_on_the_real_binary() {
             .contains("fault.yaml:17:45: server.faults[0].ratio: must be a number in 0..=1, got 7"),
         "{stderr}"
     );
+}
+
+#[test]
+fn an_admin_password_in_the_scenario_is_refused_with_the_way_to_give_it() {
+    let text = "name: t\nusers:\n  count: 2\n  password: p\n  provision: create\n  admin: { username: admin, password: hunter2 }\nload: { model: closed, vus: 1, duration: 1s }\nbehaviours:\n  - name: a\n    steps: [ { think: { constant: 1s } } ]\n";
+    let errors = errors_of(text);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("users.admin.password"), "{errors:?}");
+    assert!(errors[0].contains("RC_ADMIN_PASSWORD"), "{errors:?}");
+    assert!(!errors[0].contains("hunter2"), "{errors:?}");
 }

@@ -31,6 +31,9 @@ pub fn run(args: CapacityArgs) -> u8 {
         overrides: Overrides::default(),
         shard: None,
         skip_provision: args.skip_provision,
+        admin_password_file: args.access.admin_password_file.clone(),
+        accept_rate_limits: args.access.accept_rate_limits,
+        insecure: args.access.insecure,
         ..RunRequest::default()
     };
     let mut planned = match Planned::resolve(request) {

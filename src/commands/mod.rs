@@ -2,6 +2,8 @@
 //! here with their cause chain.
 
 mod capacity;
+mod check;
+mod cleanup;
 mod compare;
 mod merge;
 mod report;
@@ -15,6 +17,8 @@ use crate::cli::{Cli, Command};
 pub fn dispatch(cli: Cli) -> u8 {
     match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Check(args) => check::run(args),
+        Command::Cleanup(args) => cleanup::run(args),
         Command::Run(args) => run::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Report(args) => report::run(args),
@@ -52,3 +56,29 @@ pub fn raise_open_file_limit() -> u64 {
 }
 
 pub use crate::runner::report_error;
+
+/// Preparing a target, on the terminal: a finding that is not `ok` is
+/// said (a blocking one comes back as the error), then provisioning's bar
+/// and every retry.
+impl crate::runner::PrepareObserver for crate::results::Progress {
+    fn preflight(&self, report: &crate::preflight::Preflight) {
+        use crate::preflight::Level;
+        let worst = report.findings.iter().map(|f| f.level).max();
+        if worst == Some(Level::Warn) {
+            self.say(report.render().trim_end());
+        }
+    }
+}
+
+impl crate::engine::ProvisionObserver for crate::results::Progress {
+    fn progress(&self, done: u64, total: u64) {
+        self.provision(done, total);
+    }
+
+    fn retry(&self, what: &str, why: &str, wait: std::time::Duration) {
+        self.say(&format!(
+            "provisioning: {what}: {why}, in {:.1} s",
+            wait.as_secs_f64()
+        ));
+    }
+}

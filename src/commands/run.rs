@@ -49,6 +49,9 @@ pub fn run(args: RunArgs) -> u8 {
         },
         shard: args.shard,
         skip_provision: args.skip_provision,
+        admin_password_file: args.access.admin_password_file.clone(),
+        accept_rate_limits: args.access.accept_rate_limits,
+        insecure: args.access.insecure,
         ..RunRequest::default()
     };
     let mut planned = match Planned::resolve(request) {
@@ -175,7 +178,7 @@ pub(super) fn on_prepared<T>(
             eprintln!("{}", header.unwrap_or_else(|| planned.plan.describe()));
         }
         let bar = Progress::provisioning(quiet);
-        let prepared = planned.prepare(&|done, all| bar.provision(done, all)).await;
+        let prepared = planned.prepare(&bar).await;
         bar.finish();
         let prepared = prepared?;
         let done = work(&prepared).await;

@@ -89,7 +89,7 @@ pub fn run(args: ScalingArgs) -> u8 {
             if !args.quiet {
                 eprintln!("preparing {} ({} instance(s))", spec.name, spec.instances);
             }
-            let prepared = p.prepare(&|done, all| bar.provision(done, all)).await;
+            let prepared = p.prepare(&bar).await;
             bar.finish();
             match prepared {
                 Ok(prepared) => {
@@ -189,6 +189,9 @@ fn plans(args: &ScalingArgs) -> Result<Vec<(SetSpec, Planned)>, RunError> {
                 ..Overrides::default()
             },
             skip_provision: args.skip_provision,
+            admin_password_file: args.access.admin_password_file.clone(),
+            accept_rate_limits: args.access.accept_rate_limits,
+            insecure: args.access.insecure,
             instances: local.then_some(spec.instances as usize),
             ..RunRequest::default()
         };

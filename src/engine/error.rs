@@ -16,7 +16,7 @@ pub enum EngineError {
     Unreachable {
         url: String,
         #[source]
-        source: RcError,
+        source: Box<RcError>,
     },
     #[error("target {url} does not look like Rocket.Chat: {message}")]
     NotRocketChat { url: String, message: String },
@@ -24,7 +24,7 @@ pub enum EngineError {
     Provision {
         what: String,
         #[source]
-        source: RcError,
+        source: Box<RcError>,
     },
     #[error("provisioning: {0}")]
     ProvisionCheck(String),

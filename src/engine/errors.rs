@@ -34,6 +34,7 @@ mod tests {
             endpoint: "login".into(),
             error: None,
             body: String::new(),
+            reset_ms: None,
         };
         assert_eq!(classify(&http).key(), "http_429");
         let nosub = RcError::Nosub {

@@ -6,6 +6,7 @@
 //! Entry points: [`RunPlan::new`], [`check_target`], [`provision`],
 //! [`execute`].
 
+pub mod admin;
 pub mod arrivals;
 pub mod clock;
 pub mod closed;
@@ -24,9 +25,13 @@ pub mod think;
 pub mod vu;
 pub mod world;
 
+pub use admin::Admin;
 pub use error::EngineError;
 pub use plan::{Overrides, RunPlan};
-pub use provision::{ServerInfo, check_target, provision};
+pub use provision::{
+    EMAIL_DOMAIN, ProvisionObserver, ProvisionReport, Provisioned, Retries, ServerInfo,
+    check_target, cleanup, email_of, provision,
+};
 pub use run::{EngineReport, EngineStatus, execute};
 pub use vu::EngineNote;
 pub use world::World;

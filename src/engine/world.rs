@@ -156,7 +156,7 @@ impl World {
     }
 }
 
-pub(crate) fn room_names(plan: &RunPlan) -> Vec<String> {
+pub fn room_names(plan: &RunPlan) -> Vec<String> {
     plan.scenario
         .rooms
         .as_ref()
@@ -169,6 +169,19 @@ pub(crate) fn members_per_room(plan: &RunPlan) -> u32 {
         .rooms
         .as_ref()
         .map_or(0, |r| r.members_per_room)
+}
+
+/// Memberships of this shard's users: the joins (or invitations) that
+/// provisioning makes.
+pub fn shard_memberships(plan: &RunPlan) -> u64 {
+    let rooms = room_names(plan).len() as u32;
+    let members = memberships(plan.scenario.users.count, rooms, members_per_room(plan));
+    let (i, n) = plan.shard.unwrap_or((1, 1));
+    members
+        .iter()
+        .flatten()
+        .filter(|u| (**u - 1) % n == i - 1)
+        .count() as u64
 }
 
 /// Members (user numbers, 1-based) of each room: users are dealt out

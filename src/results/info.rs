@@ -163,6 +163,43 @@ pub struct TargetInfo {
     pub version_supported: Option<bool>,
     /// The release's support end as the list gives it.
     pub supported_until: Option<String>,
+    /// What the preflight saw before any load (the embedded server too).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preflight: Vec<PreflightFinding>,
+    /// What provisioning created and reused; null when the run did not
+    /// provision (a merge, or a summary from before this field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioning: Option<Provisioning>,
+}
+
+/// One finding of the preflight.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PreflightFinding {
+    /// `ok`, `warn` or `block` (a run goes on past a block only with
+    /// `--accept-rate-limits`).
+    pub level: String,
+    pub topic: String,
+    pub message: String,
+}
+
+/// What provisioning did to the target.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Provisioning {
+    /// `admin` (users.create / users.info, rooms created with their
+    /// members or invited to), `users` (each user registered if asked,
+    /// logged in and joined) or `skipped` (--skip-provision).
+    pub by: String,
+    pub users_created: u64,
+    pub users_reused: u64,
+    pub rooms_created: u64,
+    pub rooms_reused: u64,
+    pub memberships: u64,
+    /// Calls answered 429 and retried after the window's reset.
+    pub rate_limited_retries: u64,
+    /// Calls that failed (5xx, timeout, connection) and were retried.
+    pub failed_retries: u64,
+    /// Time spent waiting to retry, summed over concurrent calls.
+    pub waited_s: f64,
 }
 
 /// One process's part of the results: a plain run has one, a merge of

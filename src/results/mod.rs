@@ -35,7 +35,8 @@ pub use codec::{decode_histogram, encode_histogram};
 pub use error::{HistogramDecodeError, ResultsError};
 pub use host::{CpuTimes, Host, Virtualization};
 pub use info::{
-    LoadSpec, RepeatRef, RunInfo, ShardInfo, ShardRef, ShardTiming, StageSpec, TargetInfo, Tool,
+    LoadSpec, PreflightFinding, Provisioning, RepeatRef, RunInfo, ShardInfo, ShardRef, ShardTiming,
+    StageSpec, TargetInfo, Tool,
 };
 pub use intervals::{IntervalMetricRecord, IntervalRecord, read_intervals, totals_of};
 pub use load::{Intervals, Loaded, load_run, runs_in};

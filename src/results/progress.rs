@@ -22,6 +22,8 @@ const PLAIN_EVERY: Duration = Duration::from_secs(5);
 
 pub struct Progress {
     mode: Mode,
+    /// What is counted (plain mode names it on each line).
+    label: String,
     started: Instant,
     total: Duration,
     last_plain: Mutex<Option<Instant>>,
@@ -57,6 +59,7 @@ impl Progress {
                 "[{bar:25}] {pos:>4}/{len}s {prefix} | {msg}",
                 total.as_secs().max(1),
             ),
+            label: String::new(),
             started: Instant::now(),
             total,
             last_plain: Mutex::new(None),
@@ -65,8 +68,19 @@ impl Progress {
 
     /// Progress of provisioning users and rooms.
     pub fn provisioning(quiet: bool) -> Progress {
+        Progress::counting("provisioning", quiet)
+    }
+
+    /// Progress of `label` over a count of objects (cleanup's lookups and
+    /// deletions).
+    pub fn counting(label: &str, quiet: bool) -> Progress {
         Progress {
-            mode: mode(quiet, "provisioning [{bar:30}] {pos}/{len} {msg}", 1),
+            mode: mode(
+                quiet,
+                &format!("{label} [{{bar:30}}] {{pos}}/{{len}} {{msg}}"),
+                1,
+            ),
+            label: label.to_string(),
             started: Instant::now(),
             total: Duration::ZERO,
             last_plain: Mutex::new(None),
@@ -82,7 +96,7 @@ impl Progress {
             }
             Mode::Plain => {
                 if self.plain_due() || done == total {
-                    eprintln!("provisioning {done}/{total}");
+                    eprintln!("{} {done}/{total}", self.label);
                 }
             }
             Mode::Quiet => {}
@@ -129,6 +143,15 @@ impl Progress {
     pub fn finish(&self) {
         if let Mode::Bar(bar) = &self.mode {
             bar.finish_and_clear();
+        }
+    }
+
+    /// A line above the bar (or on its own): shown even with `--quiet`,
+    /// for what must not go unsaid (a retry, a warning).
+    pub fn say(&self, text: &str) {
+        match &self.mode {
+            Mode::Bar(bar) => bar.println(text),
+            Mode::Plain | Mode::Quiet => eprintln!("{text}"),
         }
     }
 

@@ -28,6 +28,8 @@ pub enum RcError {
         /// Rocket.Chat's `errorType`, else its `error` text.
         error: Option<String>,
         body: String,
+        /// `X-RateLimit-Reset` (epoch ms): on a 429, when to try again.
+        reset_ms: Option<u64>,
     },
     #[error("DDP method {method} failed: {code}: {reason}")]
     Ddp {
@@ -164,6 +166,7 @@ pub(crate) fn from_ws(
                 endpoint: "/websocket".to_owned(),
                 error,
                 body,
+                reset_ms: None,
             }
         }
         WsError::ConnectionClosed | WsError::AlreadyClosed => RcError::Closed {

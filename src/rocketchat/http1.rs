@@ -56,11 +56,24 @@ pub(crate) struct Origin {
     pub url: String,
 }
 
-/// Status, `Date` and body of a response.
+/// Status, `Date`, rate-limit headers and body of a response.
 pub(crate) struct Reply {
     pub status: u16,
     pub date: Option<SystemTime>,
+    pub rate: Option<RateHeaders>,
     pub body: Bytes,
+}
+
+/// Rocket.Chat's `X-RateLimit-*` headers: sent on every answer of a route
+/// its REST limiter counts for this caller, so their presence is how a
+/// client learns that a limit applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateHeaders {
+    /// Calls allowed per window.
+    pub limit: u64,
+    pub remaining: u64,
+    /// Epoch milliseconds at which the window resets.
+    pub reset_ms: u64,
 }
 
 /// One request: `encode` appends its head (request line and headers, up to
@@ -248,6 +261,7 @@ struct Head {
     keep_alive: bool,
     /// The `Date` header, when present and well-formed.
     date: Option<SystemTime>,
+    rate: Option<RateHeaders>,
 }
 
 enum Framing {
@@ -328,6 +342,7 @@ async fn exchange<F: Fn(&mut Vec<u8>)>(
         Reply {
             status: head.status,
             date: head.date,
+            rate: head.rate,
             body,
         },
         keep,
@@ -356,6 +371,8 @@ fn parse_head(buf: &[u8], url: &str) -> Result<Option<Head>, RcError> {
     let mut keep_alive = res.version == Some(1);
     let mut framing = Framing::Close;
     let mut date = None;
+    let (mut limit, mut remaining, mut reset) = (None, None, None);
+    let number = |v: &[u8]| std::str::from_utf8(v).ok()?.trim().parse::<u64>().ok();
     for h in res.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
             let n = std::str::from_utf8(h.value)
@@ -377,6 +394,13 @@ fn parse_head(buf: &[u8], url: &str) -> Result<Option<Head>, RcError> {
             date = std::str::from_utf8(h.value)
                 .ok()
                 .and_then(|v| httpdate::parse_http_date(v).ok());
+        } else if let Some(which) = rate_header(h.name) {
+            let slot = match which {
+                Rate::Limit => &mut limit,
+                Rate::Remaining => &mut remaining,
+                Rate::Reset => &mut reset,
+            };
+            *slot = number(h.value);
         } else if h.name.eq_ignore_ascii_case("connection") {
             for token in h.value.split(|&b| b == b',') {
                 let token = token.trim_ascii();
@@ -394,7 +418,36 @@ fn parse_head(buf: &[u8], url: &str) -> Result<Option<Head>, RcError> {
         framing,
         keep_alive,
         date,
+        rate: match (limit, remaining, reset) {
+            (Some(limit), Some(remaining), Some(reset_ms)) => Some(RateHeaders {
+                limit,
+                remaining,
+                reset_ms,
+            }),
+            _ => None,
+        },
     }))
+}
+
+enum Rate {
+    Limit,
+    Remaining,
+    Reset,
+}
+
+/// Which `X-RateLimit-*` header `name` is, in any case.
+fn rate_header(name: &str) -> Option<Rate> {
+    let (prefix, rest) = (name.get(..12)?, name.get(12..)?);
+    if !prefix.eq_ignore_ascii_case("x-ratelimit-") {
+        return None;
+    }
+    [
+        ("limit", Rate::Limit),
+        ("remaining", Rate::Remaining),
+        ("reset", Rate::Reset),
+    ]
+    .into_iter()
+    .find_map(|(n, r)| rest.eq_ignore_ascii_case(n).then_some(r))
 }
 
 /// A chunked body, its chunks joined; trailers are read and dropped.

@@ -21,6 +21,7 @@ pub use config::ClientConfig;
 pub use ddp::{Ddp, DdpEvent, EventSink};
 pub use error::RcError;
 pub(crate) use error::chain_text;
+pub use http1::RateHeaders;
 pub use rest::{Rest, RestResponse};
 pub use token::MessageToken;
 

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use super::error::{meteor_error, rest_error_name};
-use super::http1::{Http1, Origin, Outgoing, POOL_IDLE};
+use super::http1::{Http1, Origin, Outgoing, POOL_IDLE, RateHeaders};
 use super::{ClientConfig, RcError, Session};
 
 /// Status and body of a REST response (any status).
@@ -26,6 +26,8 @@ pub struct RestResponse {
     pub status: u16,
     /// The `Date` header (1 s resolution), when the server sent one.
     pub date: Option<SystemTime>,
+    /// `X-RateLimit-*`, when the route is rate limited for this caller.
+    pub rate: Option<RateHeaders>,
     /// The raw body; parsed only when someone asks ([`RestResponse::json`]).
     pub body: Bytes,
 }
@@ -246,11 +248,61 @@ impl Rest {
         Ok(take(v, "channel"))
     }
 
-    /// `GET channels.info?roomName=`; `None` when no such channel exists.
+    /// `GET channels.info?roomName=`: the room id, `None` when no such
+    /// channel exists.
     pub async fn channels_info(&self, name: &str) -> Result<Option<String>, RcError> {
+        match self.channel(name).await? {
+            Some(v) => string_at(&v, "/_id", "channels.info").map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// `GET users.info?username=`: the user object, `None` when no such
+    /// user exists (Rocket.Chat answers 400 "User not found.").
+    pub async fn users_info(&self, username: &str) -> Result<Option<Value>, RcError> {
+        let uri = self.target(&format!("users.info?username={}", form(username)))?;
+        match self.call(Method::GET, uri, None).await {
+            Ok(v) => Ok(Some(take(v, "user"))),
+            Err(RcError::Http {
+                status: 400 | 404,
+                error: Some(e),
+                ..
+            }) if e.to_ascii_lowercase().contains("not found") || e.contains("invalid-user") => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST users.delete` (needs `delete-user`).
+    pub async fn users_delete(&self, user_id: &str) -> Result<(), RcError> {
+        let body = json!({"userId": user_id, "confirmRelinquish": true});
+        self.call_json("POST", "users.delete", Some(&body))
+            .await
+            .map(drop)
+    }
+
+    /// `POST channels.invite` of several users at once.
+    pub async fn channels_invite(&self, rid: &str, user_ids: &[String]) -> Result<(), RcError> {
+        let body = json!({"roomId": rid, "userIds": user_ids});
+        self.call_json("POST", "channels.invite", Some(&body))
+            .await
+            .map(drop)
+    }
+
+    /// `POST channels.delete`.
+    pub async fn channels_delete(&self, rid: &str) -> Result<(), RcError> {
+        let body = json!({"roomId": rid});
+        self.call_json("POST", "channels.delete", Some(&body))
+            .await
+            .map(drop)
+    }
+
+    /// `GET channels.info?roomName=`: the whole channel object.
+    pub async fn channel(&self, name: &str) -> Result<Option<Value>, RcError> {
         let uri = self.target(&format!("channels.info?roomName={}", form(name)))?;
         match self.call(Method::GET, uri, None).await {
-            Ok(v) => string_at(&v, "/channel/_id", "channels.info").map(Some),
+            Ok(v) => Ok(Some(take(v, "channel"))),
             Err(RcError::Http { status: 404, .. }) => Ok(None),
             Err(RcError::Http {
                 status: 400,
@@ -492,6 +544,7 @@ impl Rest {
         Ok(RestResponse {
             status: reply.status,
             date: reply.date,
+            rate: reply.rate,
             body: reply.body,
         })
     }
@@ -539,6 +592,7 @@ fn check(resp: RestResponse, endpoint: &str) -> Result<Value, RcError> {
         endpoint: endpoint.to_owned(),
         error,
         body,
+        reset_ms: resp.rate.map(|r| r.reset_ms),
     })
 }
 

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use crate::engine::EngineError;
+use crate::preflight::Preflight;
 use crate::results::ResultsError;
 use crate::scenario::ScenarioError;
 
@@ -76,6 +77,9 @@ pub enum RunError {
     /// A results file given as input could not be read.
     #[error(transparent)]
     Read(ResultsError),
+    /// The preflight found what stops the run (see [`Preflight::render`]).
+    #[error("stopped before any load: the preflight found what would break this run\n{}", .0.render().trim_end())]
+    Preflight(Box<Preflight>),
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
 }
@@ -88,6 +92,7 @@ impl RunError {
             | RunError::Plan(_)
             | RunError::Embedded(_)
             | RunError::Engine(_)
+            | RunError::Preflight(_)
             | RunError::Read(_)
             | RunError::Runtime(_) => Exit::BadInput,
         }

@@ -19,7 +19,7 @@ mod target;
 
 pub use error::{Exit, RunError, report_error};
 pub use measure::{Measure, Measurement, exit_of};
-pub use prepare::{Planned, Prepared, RunRequest, SHUTDOWN_GRACE, Target};
+pub use prepare::{Planned, PrepareObserver, Prepared, RunRequest, SHUTDOWN_GRACE, Target};
 pub use repeat::{Repeat, Repeated, Repetition, exit_of_repetitions};
 pub(crate) use repeat::{stop_on_signal, stopped};
 pub use restart::{Restart, RestartHow};

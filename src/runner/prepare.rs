@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::error::RunError;
-use crate::engine::{self, Overrides, RunPlan, World};
-use crate::results::TargetInfo;
+use crate::engine::{self, Admin, Overrides, ProvisionObserver, ProvisionReport, RunPlan, World};
+use crate::preflight::{self, Preflight};
+use crate::results::{PreflightFinding, Provisioning, TargetInfo};
 use crate::rocketchat::clock::{self, OffsetBound};
 use crate::scenario::{self, Loaded, Model, Provision, Scenario};
 use crate::server::{self, Server, ServerConfig};
@@ -25,6 +26,23 @@ pub struct RunRequest {
     /// The embedded server's instance count, over the scenario's
     /// `server.instances` (`scaling --local`).
     pub instances: Option<usize>,
+    /// The admin's password from this file's first line (else the
+    /// environment: [`Admin::from_env`]).
+    pub admin_password_file: Option<PathBuf>,
+    /// Run although the preflight says the load will meet rate limits.
+    pub accept_rate_limits: bool,
+    /// Skip TLS certificate checks, over the scenario's `target.insecure`.
+    pub insecure: bool,
+}
+
+/// What preparing a target tells the operator: the preflight's findings,
+/// then provisioning's progress and retries.
+pub trait PrepareObserver: ProvisionObserver {
+    fn preflight(&self, report: &Preflight);
+}
+
+impl PrepareObserver for () {
+    fn preflight(&self, _: &Preflight) {}
 }
 
 /// Where the load goes.
@@ -49,6 +67,8 @@ pub struct Planned {
     /// Configuration warnings as printed (`file:line:col: warning: ...` or
     /// `warning: ...`), also kept as run notes.
     pub warnings: Vec<String>,
+    /// Who provisions, when an admin is given (the embedded server's own).
+    pub admin: Option<Admin>,
 }
 
 impl Planned {
@@ -62,7 +82,18 @@ impl Planned {
     /// callers that build scenarios in code).
     pub fn from_loaded(request: RunRequest, loaded: Loaded) -> Result<Planned, RunError> {
         let mut warnings: Vec<String> = loaded.warnings.iter().map(|w| w.to_string()).collect();
-        let scenario = loaded.scenario;
+        let mut scenario = loaded.scenario;
+        if request.insecure {
+            scenario
+                .target
+                .get_or_insert_with(Default::default)
+                .insecure = true;
+        }
+        if scenario.target.as_ref().is_some_and(|t| t.insecure) {
+            warnings.push(
+                "warning: TLS certificates are not checked (--insecure or `target.insecure`): use this for a staging server only".into(),
+            );
+        }
         let target = if !request.targets.is_empty() {
             Target::Urls(request.targets.clone())
         } else if let Some(t) = scenario.target.as_ref().filter(|t| !t.urls.is_empty()) {
@@ -91,6 +122,30 @@ impl Planned {
             Target::Urls(u) => u.clone(),
             Target::Embedded => Vec::new(),
         };
+        let admin = match &target {
+            Target::Embedded => {
+                let cfg = ServerConfig::embedded();
+                Some(Admin::Password {
+                    username: cfg.admin_user,
+                    password: cfg.admin_password,
+                })
+            }
+            Target::Urls(_) => Admin::from_env(
+                &|k| std::env::var(k).ok(),
+                request.admin_password_file.as_deref(),
+                scenario.users.admin.as_ref().map(|a| a.username.as_str()),
+            )
+            .map_err(RunError::Plan)?,
+        };
+        if scenario.users.provision == Provision::Create
+            && admin.is_none()
+            && !request.skip_provision
+        {
+            return Err(RunError::Plan(format!(
+                "`users.provision: create` needs the target's admin: {}",
+                engine::admin::how_to_give()
+            )));
+        }
         let plan = RunPlan::new(
             scenario.clone(),
             urls,
@@ -105,6 +160,7 @@ impl Planned {
             target,
             plan,
             warnings,
+            admin,
         })
     }
 
@@ -116,9 +172,10 @@ impl Planned {
         }
     }
 
-    /// Starts the embedded server or checks the target, then provisions.
-    /// `progress(done, total)` follows provisioning.
-    pub async fn prepare(self, progress: &dyn Fn(u64, u64)) -> Result<Prepared, RunError> {
+    /// Starts the embedded server or checks the target, runs the
+    /// preflight (stopping on a blocking finding unless the request
+    /// accepts rate limits), then provisions.
+    pub async fn prepare(self, observer: &dyn PrepareObserver) -> Result<Prepared, RunError> {
         let Planned {
             request,
             scenario,
@@ -126,22 +183,35 @@ impl Planned {
             target,
             mut plan,
             mut warnings,
+            admin,
         } = self;
-        let server = match target {
-            Target::Embedded => {
-                let s = start_embedded(&scenario, request.instances).map_err(RunError::Embedded)?;
-                plan.targets = s.urls().to_vec();
-                Some(s)
-            }
-            Target::Urls(_) => None,
-        };
+        let server = start_if_embedded(&target, &scenario, request.instances, &mut plan)?;
         let infos = engine::check_target(&plan).await?;
         let clock = match plan.shard {
             Some(_) => clock_offset(&plan, &mut warnings).await,
             None => None,
         };
-        let world = engine::provision(&plan, progress).await?;
-        let target = TargetInfo::of(&infos, server.is_some());
+        let mut target = TargetInfo::of(&infos, server.is_some());
+        let preflight = preflight::check(&plan, &target, admin.as_ref()).await;
+        observer.preflight(&preflight);
+        target.preflight = preflight
+            .findings
+            .iter()
+            .map(|f| PreflightFinding {
+                level: f.level.as_str().into(),
+                topic: f.topic.into(),
+                message: f.message.clone(),
+            })
+            .collect();
+        if preflight.blocks() && !request.accept_rate_limits {
+            if let Some(s) = server {
+                s.shutdown();
+            }
+            return Err(RunError::Preflight(Box::new(preflight)));
+        }
+        let provisioned = engine::provision(&plan, admin.as_ref(), observer).await?;
+        target.provisioning = Some(provisioning_info(&provisioned.report));
+        let world = provisioned.world;
         Ok(Prepared {
             request,
             scenario,
@@ -154,6 +224,61 @@ impl Planned {
             clock,
             warnings,
         })
+    }
+}
+
+impl Planned {
+    /// The preflight alone (`rocketload check`): the target checked and
+    /// asked, nothing provisioned; the embedded server, if it is the
+    /// target, started and stopped again.
+    pub async fn check(self) -> Result<Preflight, RunError> {
+        let Planned {
+            request,
+            scenario,
+            target,
+            mut plan,
+            admin,
+            ..
+        } = self;
+        let server = start_if_embedded(&target, &scenario, request.instances, &mut plan)?;
+        let infos = engine::check_target(&plan).await?;
+        let info = TargetInfo::of(&infos, server.is_some());
+        let report = preflight::check(&plan, &info, admin.as_ref()).await;
+        if let Some(s) = server {
+            s.shutdown();
+        }
+        Ok(report)
+    }
+}
+
+/// The embedded server when it is the target, its URLs put in the plan.
+fn start_if_embedded(
+    target: &Target,
+    scenario: &Scenario,
+    instances: Option<usize>,
+    plan: &mut RunPlan,
+) -> Result<Option<Server>, RunError> {
+    match target {
+        Target::Embedded => {
+            let s = start_embedded(scenario, instances).map_err(RunError::Embedded)?;
+            plan.targets = s.urls().to_vec();
+            Ok(Some(s))
+        }
+        Target::Urls(_) => Ok(None),
+    }
+}
+
+fn provisioning_info(r: &ProvisionReport) -> Provisioning {
+    Provisioning {
+        by: r.by.into(),
+        users_created: r.users_created,
+        users_reused: r.users_reused,
+        rooms_created: r.rooms_created,
+        rooms_reused: r.rooms_reused,
+        memberships: r.memberships,
+        rate_limited_retries: r.retries.rate_limited,
+        failed_retries: r.retries.failed,
+        waited_s: r.retries.waited_ms as f64 / 1000.0,
     }
 }
 

@@ -26,6 +26,7 @@ impl TargetInfo {
             rocketchat_version: version,
             version_supported: support.as_ref().map(|s| s.0),
             supported_until: support.map(|s| s.1),
+            ..TargetInfo::default()
         }
     }
 }

@@ -89,7 +89,7 @@ pub fn default_op_timeout() -> Duration {
 /// loop stops by itself, and a typo (`7000h`) must not run for months.
 pub const MAX_RUN: Duration = Duration::from_secs(7 * 24 * 3600);
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Target {
     /// Base URLs, one per Rocket.Chat instance (http:// or https://).
@@ -149,7 +149,7 @@ pub struct Users {
     pub password: String,
     #[serde(default = "default_provision")]
     pub provision: Provision,
-    /// Admin credentials for `provision: create` and room creation.
+    /// The admin's username (its secret comes from the environment).
     #[serde(default)]
     pub admin: Option<Credentials>,
     /// Concurrent provisioning requests.
@@ -167,11 +167,14 @@ fn default_provision_concurrency() -> usize {
     16
 }
 
+/// Names the target's admin. Its secret is never read from a scenario:
+/// `password` is accepted only to refuse it with the way to give it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
     pub username: String,
-    pub password: String,
+    #[serde(default)]
+    pub password: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

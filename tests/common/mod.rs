@@ -13,8 +13,24 @@ pub fn bin() -> &'static str {
 
 /// Runs the binary, echoing its output for a failing test's log.
 pub fn rocketload(args: &[&str]) -> Output {
-    let out = Command::new(bin())
+    rocketload_env(args, &[])
+}
+
+/// [`rocketload`] with these variables set, and the admin's variables
+/// (`RC_ADMIN_*`) of the test's own environment removed.
+pub fn rocketload_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(bin());
+    for var in [
+        "RC_ADMIN_USER",
+        "RC_ADMIN_PASSWORD",
+        "RC_ADMIN_USER_ID",
+        "RC_ADMIN_TOKEN",
+    ] {
+        cmd.env_remove(var);
+    }
+    let out = cmd
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .expect("spawn rocketload");
     eprintln!("--- rocketload {}", args.join(" "));

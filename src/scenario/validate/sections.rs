@@ -50,12 +50,16 @@ impl Checker<'_> {
         if u.concurrency == 0 {
             self.err(&p.key("concurrency"), "must be at least 1");
         }
-        // `provision: none` without a `target` is checked by `run`, which
-        // knows whether --target supplies one.
-        if let (Provision::Create, None, Some(_)) = (u.provision, &u.admin, &s.target) {
+        // `provision: none` without a `target`, and `create` without an
+        // admin, are checked by `run`, which knows the flags and the
+        // environment.
+        if u.admin.as_ref().is_some_and(|a| a.password.is_some()) {
             self.err(
-                &p.key("provision"),
-                "`create` uses the admin's `users.create`: add `users.admin: {username, password}` (or use `register`)",
+                &p.key("admin").key("password"),
+                format!(
+                    "the admin's password is never read from a scenario (it is hashed, shared and kept with the results): remove it and {}",
+                    crate::engine::admin::how_to_give()
+                ),
             );
         }
     }
