@@ -310,7 +310,15 @@ fn refused_flags_exit_2_before_any_load() {
         &["--rate", "-1"],
         &["--target", "localhost:3000"],
     ] {
+        let started = Instant::now();
         let (code, summary) = run_scenario(&w, &yaml, extra);
+        // The issue asks for "within a second"; refusals take ~0.02 s, and
+        // a loose bound keeps a loaded CI host from failing it.
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_secs(5),
+            "{extra:?} refused in {took:?}"
+        );
         assert_eq!(code, 2, "{extra:?} is refused");
         assert!(summary.is_null(), "{extra:?}: nothing ran");
         assert!(!w.out().exists(), "{extra:?}: refused before any results");
