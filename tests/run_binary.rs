@@ -325,6 +325,22 @@ fn refused_flags_exit_2_before_any_load() {
     }
 }
 
+/// A failed `--export` is said once (it used to be printed by the runner
+/// and again by the command), exits 74, and leaves `summary.json` whole.
+#[test]
+fn a_failed_export_is_reported_once_and_exits_74() {
+    let w = Workdir::new("export-fails");
+    let yaml = format!("{PROBE}\nload: {{ model: closed, vus: 1, duration: 1s }}\n");
+    let blocker = w.file("a-file", "not a directory");
+    let export = blocker.join("s.json");
+    let o = run_quiet(&w, &yaml, &["--export", export.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(74));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let named = stderr.matches("s.json").count();
+    assert_eq!(named, 1, "the failed export is named once: {stderr}");
+    assert!(w.out().join("summary.json").exists(), "{stderr}");
+}
+
 /// Regression: `users.provision: none` and no `target:` in the file, but a
 /// `--target` on the command line, used to fail with "the embedded server
 /// starts empty".

@@ -65,7 +65,9 @@ pub struct Measurement {
     pub interrupted: bool,
     /// The engine could not run the plan (the results hold what it did).
     pub stopped_early: Option<EngineError>,
-    /// `summary.json` could not be written (the summary is still here).
+    /// The first result file (`summary.json` or an export) that could not
+    /// be written; the summary is still here. Not yet printed: the caller
+    /// reports it.
     pub write_error: Option<ResultsError>,
 }
 
@@ -298,8 +300,12 @@ impl Prepared {
         let mut write_error = writer.finish(&summary).err();
         for (path, format) in &m.exports {
             if let Err(e) = export_to(path, *format, &summary, m) {
-                report_error(&e);
-                write_error.get_or_insert(e);
+                // The first failure goes back to the caller, who reports
+                // it; only the ones it cannot carry are printed here.
+                match write_error {
+                    None => write_error = Some(e),
+                    Some(_) => report_error(&e),
+                }
             }
         }
         for sink in &mut sinks {
