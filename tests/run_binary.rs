@@ -11,7 +11,7 @@ use serde_json::Value;
 
 mod common;
 
-use common::{Serve, Workdir, bin, rocketload as run, run_quiet};
+use common::{Serve, Workdir, bin, refused, rocketload as run, run_quiet};
 
 fn run_scenario(w: &Workdir, yaml: &str, extra: &[&str]) -> (i32, Value) {
     let out = run_quiet(w, yaml, extra);
@@ -323,6 +323,35 @@ fn refused_flags_exit_2_before_any_load() {
         assert!(summary.is_null(), "{extra:?}: nothing ran");
         assert!(!w.out().exists(), "{extra:?}: refused before any results");
     }
+}
+
+/// Export flags that could not do what they say are refused before any
+/// load, naming the flag.
+#[test]
+fn export_flags_are_checked_before_any_load() {
+    let w = Workdir::new("export-flags");
+    let yaml = format!("{PROBE}\nload: {{ model: closed, vus: 1, duration: 2s }}\n");
+    let scenario = w.scenario(&yaml);
+    let out = w.out();
+    let base = [
+        "run",
+        scenario.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let json = w.path("s.json");
+    refused(
+        &base,
+        &out,
+        &[
+            (&["--intervals"], "--intervals"),
+            (
+                &["--intervals", "--export", json.to_str().unwrap()],
+                "--intervals",
+            ),
+        ],
+    );
 }
 
 /// A failed `--export` is said once (it used to be printed by the runner

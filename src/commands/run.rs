@@ -18,7 +18,7 @@ use crate::scrape::{ScrapeConfig, Selector};
 mod repeat;
 
 pub fn run(args: RunArgs) -> u8 {
-    let exports = match export_formats(&args.export) {
+    let exports = match export_formats(&args.export).and_then(|e| intervals_need_csv(&args, e)) {
         Ok(e) => e,
         Err(msg) => {
             eprintln!("error: {msg}");
@@ -211,6 +211,18 @@ pub(super) fn scrape_config(args: &ScrapeArgs) -> Result<Option<ScrapeConfig>, S
         extra: args.matches.clone(),
     };
     ScrapeConfig::new(args.urls.clone(), selector).map(Some)
+}
+
+/// `--intervals` shapes CSV exports only: refused without one, as
+/// `report --intervals` is, rather than silently doing nothing.
+fn intervals_need_csv(
+    args: &RunArgs,
+    exports: Vec<(PathBuf, Format)>,
+) -> Result<Vec<(PathBuf, Format)>, String> {
+    if args.intervals && !exports.iter().any(|(_, f)| *f == Format::Csv) {
+        return Err("--intervals applies to a CSV export only; give --export FILE.csv".into());
+    }
+    Ok(exports)
 }
 
 /// Each export file with the format its extension names.
