@@ -189,6 +189,34 @@ fn bad_duration() {
     );
 }
 
+/// The 7-day run cap is a validation error with a position, so `validate`
+/// refuses what `run` would (it used to pass `validate` with exit 0).
+#[test]
+fn a_load_beyond_the_run_cap_is_refused_with_its_position() {
+    let lines = errors_of(&VALID.replace("duration: 10s", "duration: 8d"));
+    assert_eq!(
+        lines,
+        [
+            "t.yaml:7:13: load.duration: the load lasts 8days, beyond the run cap of 7days (split a longer soak into runs)"
+        ]
+    );
+    let staged = VALID.replace(
+        "  vus: 2\n  duration: 10s\n",
+        "  stages:\n    - { duration: 4d, target: 2 }\n    - { duration: 4d, target: 2 }\n",
+    );
+    let lines = errors_of(&staged);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("t.yaml:7:5: load.stages: the load lasts 8days"),
+        "{lines:?}"
+    );
+    let at_cap = VALID.replace("duration: 10s", "duration: 7d");
+    assert!(
+        load_str(&at_cap, "t.yaml", &no_env).is_ok(),
+        "the cap itself is allowed"
+    );
+}
+
 #[test]
 fn missing_environment_variable() {
     let text = VALID.replace("password: p", "password: \"${LOAD_PW}\"");

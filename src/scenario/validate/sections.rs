@@ -217,6 +217,10 @@ impl Checker<'_> {
                 );
             }
         }
+        if let Some(msg) = total_duration(l).and_then(beyond_run_cap) {
+            let key = if stages { "stages" } else { "duration" };
+            self.err(&p.key(key), msg);
+        }
         let peak = l
             .stages
             .iter()
