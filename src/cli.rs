@@ -91,9 +91,14 @@ pub struct RunArgs {
     #[arg(long)]
     pub skip_provision: bool,
     /// Also write the results in this format (repeatable); the extension
-    /// picks it: .json, .csv, .xml (JUnit), .md, .txt.
+    /// picks it: .json, .csv, .xml (JUnit), .md, .html, .txt. A file whose
+    /// extension names no format needs --format.
     #[arg(long, value_name = "FILE")]
     pub export: Vec<PathBuf>,
+    /// The format of every --export, whatever its extension (as `report
+    /// --format`); default: from each file's extension.
+    #[arg(long, value_enum, requires = "export")]
+    pub format: Option<crate::results::export::Format>,
     /// With a .csv export: one row per metric per interval instead of one
     /// per metric.
     #[arg(long)]

@@ -341,17 +341,60 @@ fn export_flags_are_checked_before_any_load() {
         out.to_str().unwrap(),
     ];
     let json = w.path("s.json");
+    let odd = w.path("s.results");
+    let (json, odd) = (json.to_str().unwrap(), odd.to_str().unwrap());
     refused(
         &base,
         &out,
         &[
             (&["--intervals"], "--intervals"),
+            (&["--intervals", "--export", json], "--intervals"),
+            (&["--export", odd], odd),
+            (&["--export", odd], "--format"),
+            (&["--format", "csv"], "--export"),
+            (&["--format", "xlsx", "--export", odd], "xlsx"),
             (
-                &["--intervals", "--export", json.to_str().unwrap()],
+                &["--format", "json", "--export", odd, "--intervals"],
                 "--intervals",
             ),
         ],
     );
+}
+
+/// `--format` overrides the extension of every `--export`, and with it
+/// `--intervals` applies to a file whatever its name.
+#[test]
+fn format_overrides_the_export_extension() {
+    let w = Workdir::new("export-format");
+    let yaml = format!("{PROBE}\nload: {{ model: closed, vus: 1, duration: 1s }}\n");
+    let (a, b) = (w.path("a.results"), w.path("b.json"));
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let o = run_quiet(
+        &w,
+        &yaml,
+        &[
+            "--format",
+            "csv",
+            "--export",
+            a,
+            "--export",
+            b,
+            "--intervals",
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for file in [a, b] {
+        let text = std::fs::read_to_string(file).unwrap();
+        assert!(
+            text.starts_with("elapsed_s,"),
+            "{file} is CSV per interval: {text}"
+        );
+    }
 }
 
 /// A failed `--export` is said once (it used to be printed by the runner

@@ -18,7 +18,9 @@ use crate::scrape::{ScrapeConfig, Selector};
 mod repeat;
 
 pub fn run(args: RunArgs) -> u8 {
-    let exports = match export_formats(&args.export).and_then(|e| intervals_need_csv(&args, e)) {
+    let exports = match export_formats(&args.export, args.format)
+        .and_then(|e| intervals_need_csv(&args, e))
+    {
         Ok(e) => e,
         Err(msg) => {
             eprintln!("error: {msg}");
@@ -225,14 +227,18 @@ fn intervals_need_csv(
     Ok(exports)
 }
 
-/// Each export file with the format its extension names.
-fn export_formats(files: &[PathBuf]) -> Result<Vec<(PathBuf, Format)>, String> {
+/// Each export file with the format `--format` gives, else the one its
+/// extension names.
+fn export_formats(
+    files: &[PathBuf],
+    format: Option<Format>,
+) -> Result<Vec<(PathBuf, Format)>, String> {
     files
         .iter()
-        .map(|f| match Format::from_path(f) {
+        .map(|f| match format.or_else(|| Format::from_path(f)) {
             Some(format) => Ok((f.clone(), format)),
             None => Err(format!(
-                "--export {}: unknown extension (known: {})",
+                "--export {}: the extension names no format (known: {}); give --format",
                 f.display(),
                 Format::EXTENSIONS
             )),
