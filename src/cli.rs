@@ -18,7 +18,8 @@ use crate::scrape::ScrapeUrl;
         Scenario files drive virtual users over Rocket.Chat's REST API and realtime \
         websocket (DDP); every operation and message delivery lands in an HDR histogram.\n\n\
         Exit codes: 0 pass, 1 a threshold failed, 2 bad input (scenario, flag, results \
-        file, or a target unreachable at start), 74 results could not be written, \
+        file, or a target unreachable at start; nothing measured), 70 rocketload itself \
+        failed (the async runtime did not start), 74 results could not be written, \
         130 interrupted (partial results written)."
 )]
 pub struct Cli {

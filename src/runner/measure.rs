@@ -63,7 +63,8 @@ pub struct Measurement {
     pub dir: PathBuf,
     /// Ctrl-C ended it; the results cover the time until then.
     pub interrupted: bool,
-    /// The engine could not run the plan (the results hold what it did).
+    /// The engine refused the plan at its start (no VU ran): bad input,
+    /// exit 2 (the summary carries a `stopped_early` note).
     pub stopped_early: Option<EngineError>,
     /// The first result file (`summary.json` or an export) that could not
     /// be written; the summary is still here. Not yet printed: the caller
