@@ -598,3 +598,28 @@ fn validate_reports_a_bad_fault_on_the_real_binary() {
         "{stderr}"
     );
 }
+
+/// `scenario_sha256` identifies the settings, not the secrets: a secret
+/// variable's value is left out of it, any other value is in it.
+#[test]
+fn scenario_hash_leaves_secret_values_out() {
+    let text = VALID.replace(
+        "users: { count: 2, password: p }",
+        "users: { count: 2, prefix: \"${RC_PREFIX}\", password: \"${RC_PASSWORD}\" }",
+    );
+    let hash = |password: &str, prefix: &str| {
+        let env = |name: &str| match name {
+            "RC_PASSWORD" => Some(password.to_string()),
+            "RC_PREFIX" => Some(prefix.to_string()),
+            _ => None,
+        };
+        let loaded = load_str_with_warnings(&text, "t.yaml", &env).expect("loads");
+        assert_eq!(
+            loaded.scenario.users.password, password,
+            "the run uses the value"
+        );
+        loaded.sha256
+    };
+    assert_eq!(hash("pw-one", "load-"), hash("pw-two", "load-"));
+    assert_ne!(hash("pw-one", "load-"), hash("pw-one", "other-"));
+}
