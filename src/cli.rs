@@ -18,7 +18,8 @@ use crate::scrape::ScrapeUrl;
         Scenario files drive virtual users over Rocket.Chat's REST API and realtime \
         websocket (DDP); every operation and message delivery lands in an HDR histogram.\n\n\
         Exit codes: 0 pass, 1 a threshold failed, 2 bad input (scenario, flag, results \
-        file, or a target unreachable at start), 74 results could not be written, \
+        file, or a target unreachable at start; nothing measured), 70 rocketload itself \
+        failed (the async runtime did not start), 74 results could not be written, \
         130 interrupted (partial results written)."
 )]
 pub struct Cli {
@@ -101,9 +102,14 @@ pub struct RunArgs {
     #[arg(long)]
     pub skip_provision: bool,
     /// Also write the results in this format (repeatable); the extension
-    /// picks it: .json, .csv, .xml (JUnit), .md, .txt.
+    /// picks it: .json, .csv, .xml (JUnit), .md, .html, .txt. A file whose
+    /// extension names no format needs --format.
     #[arg(long, value_name = "FILE")]
     pub export: Vec<PathBuf>,
+    /// The format of every --export, whatever its extension (as `report
+    /// --format`); default: from each file's extension.
+    #[arg(long, value_enum, requires = "export")]
+    pub format: Option<crate::results::export::Format>,
     /// With a .csv export: one row per metric per interval instead of one
     /// per metric.
     #[arg(long)]

@@ -194,6 +194,34 @@ fn bad_duration() {
     );
 }
 
+/// The 7-day run cap is a validation error with a position, so `validate`
+/// refuses what `run` would (it used to pass `validate` with exit 0).
+#[test]
+fn a_load_beyond_the_run_cap_is_refused_with_its_position() {
+    let lines = errors_of(&VALID.replace("duration: 10s", "duration: 8d"));
+    assert_eq!(
+        lines,
+        [
+            "t.yaml:7:13: load.duration: the load lasts 8days, beyond the run cap of 7days (split a longer soak into runs)"
+        ]
+    );
+    let staged = VALID.replace(
+        "  vus: 2\n  duration: 10s\n",
+        "  stages:\n    - { duration: 4d, target: 2 }\n    - { duration: 4d, target: 2 }\n",
+    );
+    let lines = errors_of(&staged);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("t.yaml:7:5: load.stages: the load lasts 8days"),
+        "{lines:?}"
+    );
+    let at_cap = VALID.replace("duration: 10s", "duration: 7d");
+    assert!(
+        load_str(&at_cap, "t.yaml", &no_env).is_ok(),
+        "the cap itself is allowed"
+    );
+}
+
 #[test]
 fn missing_environment_variable() {
     let text = VALID.replace("password: p", "password: \"${LOAD_PW}\"");
@@ -584,4 +612,29 @@ fn an_admin_password_in_the_scenario_is_refused_with_the_way_to_give_it() {
     assert!(errors[0].contains("users.admin.password"), "{errors:?}");
     assert!(errors[0].contains("RC_ADMIN_PASSWORD"), "{errors:?}");
     assert!(!errors[0].contains("hunter2"), "{errors:?}");
+}
+
+/// `scenario_sha256` identifies the settings, not the secrets: a secret
+/// variable's value is left out of it, any other value is in it.
+#[test]
+fn scenario_hash_leaves_secret_values_out() {
+    let text = VALID.replace(
+        "users: { count: 2, password: p }",
+        "users: { count: 2, prefix: \"${RC_PREFIX}\", password: \"${RC_PASSWORD}\" }",
+    );
+    let hash = |password: &str, prefix: &str| {
+        let env = |name: &str| match name {
+            "RC_PASSWORD" => Some(password.to_string()),
+            "RC_PREFIX" => Some(prefix.to_string()),
+            _ => None,
+        };
+        let loaded = load_str_with_warnings(&text, "t.yaml", &env).expect("loads");
+        assert_eq!(
+            loaded.scenario.users.password, password,
+            "the run uses the value"
+        );
+        loaded.sha256
+    };
+    assert_eq!(hash("pw-one", "load-"), hash("pw-two", "load-"));
+    assert_ne!(hash("pw-one", "load-"), hash("pw-one", "other-"));
 }

@@ -18,7 +18,9 @@ use crate::scrape::{ScrapeConfig, Selector};
 mod repeat;
 
 pub fn run(args: RunArgs) -> u8 {
-    let exports = match export_formats(&args.export) {
+    let exports = match export_formats(&args.export, args.format)
+        .and_then(|e| intervals_need_csv(&args, e))
+    {
         Ok(e) => e,
         Err(msg) => {
             eprintln!("error: {msg}");
@@ -216,14 +218,30 @@ pub(super) fn scrape_config(args: &ScrapeArgs) -> Result<Option<ScrapeConfig>, S
     ScrapeConfig::new(args.urls.clone(), selector).map(Some)
 }
 
-/// Each export file with the format its extension names.
-fn export_formats(files: &[PathBuf]) -> Result<Vec<(PathBuf, Format)>, String> {
+/// `--intervals` shapes CSV exports only: refused without one, as
+/// `report --intervals` is, rather than silently doing nothing.
+fn intervals_need_csv(
+    args: &RunArgs,
+    exports: Vec<(PathBuf, Format)>,
+) -> Result<Vec<(PathBuf, Format)>, String> {
+    if args.intervals && !exports.iter().any(|(_, f)| *f == Format::Csv) {
+        return Err("--intervals applies to a CSV export only; give --export FILE.csv".into());
+    }
+    Ok(exports)
+}
+
+/// Each export file with the format `--format` gives, else the one its
+/// extension names.
+fn export_formats(
+    files: &[PathBuf],
+    format: Option<Format>,
+) -> Result<Vec<(PathBuf, Format)>, String> {
     files
         .iter()
-        .map(|f| match Format::from_path(f) {
+        .map(|f| match format.or_else(|| Format::from_path(f)) {
             Some(format) => Ok((f.clone(), format)),
             None => Err(format!(
-                "--export {}: unknown extension (known: {})",
+                "--export {}: the extension names no format (known: {}); give --format",
                 f.display(),
                 Format::EXTENSIONS
             )),

@@ -333,12 +333,8 @@ fn check_load(load: &Load) -> Result<(), EngineError> {
             "the load has no duration: give `load.stages`, or `load.duration` with `vus`/`rate`, or --duration".into(),
         ));
     }
-    if p.total() > crate::scenario::MAX_RUN {
-        return Err(EngineError::Plan(format!(
-            "the load lasts {}, beyond the run cap of {}",
-            humantime::format_duration(p.total()),
-            humantime::format_duration(crate::scenario::MAX_RUN)
-        )));
+    if let Some(msg) = crate::scenario::beyond_run_cap(p.total()) {
+        return Err(EngineError::Plan(msg));
     }
     if p.stages.iter().any(|(_, t)| !(t.is_finite() && *t >= 0.0)) {
         return Err(EngineError::Plan(

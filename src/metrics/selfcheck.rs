@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use super::histogram::{new_histogram, record_duration};
+use super::histogram::{new_histogram, quantile_ms, record_duration};
 use super::names;
 use super::registry::{Metrics, Sample};
 
@@ -75,7 +75,9 @@ impl SelfCheck {
             .lag
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        Duration::from_micros(lag.value_at_quantile(0.99))
+        // No samples yet: no lag.
+        let ms = quantile_ms(&lag, 0.99).unwrap_or(0.0);
+        Duration::from_secs_f64(ms / 1000.0)
     }
 
     /// `Some(explanation)` when the generator was saturated: scheduler lag

@@ -11,7 +11,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use super::codec::serde_histogram;
-use super::error::ResultsError;
+use super::error::{ResultsError, ResultsFile};
 use super::num::round3;
 use super::summary::errors_by_class;
 use super::target::TargetSample;
@@ -153,6 +153,7 @@ pub fn read_intervals(path: &Path) -> Result<Vec<IntervalRecord>, ResultsError> 
             Err(e) => {
                 return Err(ResultsError::Parse {
                     path: file.clone(),
+                    file: ResultsFile::Intervals,
                     message: format!("line {}: {e}", i + 1),
                 });
             }

@@ -4,13 +4,15 @@
 
 use std::path::{Path, PathBuf};
 
-use super::error::ResultsError;
+use super::error::{ResultsError, ResultsFile};
 use super::export::ExportInput;
 use super::host::Host;
 use super::info::{RunInfo, TargetInfo, Tool};
 use super::intervals::{IntervalRecord, read_intervals, totals_of};
 use super::notes::{Note, NoteKind};
-use super::summary::{SCHEMA, Summary, SummaryParts, parse_summary, read_summary};
+use super::summary::{
+    READS_SCHEMAS, SCHEMA, Summary, SummaryParts, parse_summary_as, read_summary,
+};
 
 /// One run, read.
 #[derive(Debug)]
@@ -156,6 +158,7 @@ fn load_partial(dir: &Path, intervals: Intervals) -> Result<Loaded, ResultsError
 fn read_run_json(path: &Path) -> Result<(RunInfo, Tool, Host, TargetInfo), ResultsError> {
     let parse = |message: String| ResultsError::Parse {
         path: path.to_path_buf(),
+        file: ResultsFile::RunJson,
         message,
     };
     let text = std::fs::read_to_string(path).map_err(|source| ResultsError::Read {
@@ -174,15 +177,16 @@ fn read_run_json(path: &Path) -> Result<(RunInfo, Tool, Host, TargetInfo), Resul
         run.insert("duration_s".into(), 0.0.into());
         run.insert("intervals".into(), 0.into());
         value["metrics"] = serde_json::json!({});
-        let s = parse_summary(&value.to_string(), path)?;
+        let s = parse_summary_as(&value.to_string(), path, ResultsFile::RunJson)?;
         return Ok((s.run.info, s.tool, s.host, s.target));
     }
     if schema != Some(u64::from(SCHEMA)) {
         return Err(match schema {
             Some(found) => ResultsError::Schema {
                 path: path.to_path_buf(),
+                file: ResultsFile::RunJson,
                 found,
-                supported: SCHEMA,
+                supported: READS_SCHEMAS,
             },
             None => parse("no numeric `schema` field".into()),
         });

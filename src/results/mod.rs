@@ -32,7 +32,7 @@ mod v1;
 mod writer;
 
 pub use codec::{decode_histogram, encode_histogram};
-pub use error::{HistogramDecodeError, ResultsError};
+pub use error::{HistogramDecodeError, ResultsError, ResultsFile};
 pub use host::{CpuTimes, Host, Virtualization};
 pub use info::{
     LoadSpec, PreflightFinding, Provisioning, RepeatRef, RunInfo, ShardInfo, ShardRef, ShardTiming,

@@ -12,7 +12,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use super::codec::serde_histogram;
-use super::error::ResultsError;
+use super::error::{ResultsError, ResultsFile};
 use super::host::Host;
 use super::info::{RunInfo, ShardInfo, TargetInfo, Tool};
 use super::notes::{Note, NoteKind};
@@ -24,6 +24,9 @@ use crate::metrics::histogram::quantile_ms;
 
 /// The schema version this code writes.
 pub const SCHEMA: u32 = 2;
+
+/// Every summary schema this build reads: 1 is upgraded on reading.
+pub const READS_SCHEMAS: &[u32] = &[1, SCHEMA];
 
 /// A whole run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -251,10 +254,21 @@ pub fn read_summary(path: &Path) -> Result<Summary, ResultsError> {
     parse_summary(&text, &file)
 }
 
-/// Parses summary text of any schema this build reads (1 or 2).
+/// Parses summary text of any schema this build reads ([`READS_SCHEMAS`]).
 pub fn parse_summary(text: &str, file: &Path) -> Result<Summary, ResultsError> {
+    parse_summary_as(text, file, ResultsFile::Summary)
+}
+
+/// [`parse_summary`] of text that stands in `file`, a results file of
+/// kind `kind`, so errors name it.
+pub(super) fn parse_summary_as(
+    text: &str,
+    file: &Path,
+    kind: ResultsFile,
+) -> Result<Summary, ResultsError> {
     let parse = |message: String| ResultsError::Parse {
         path: file.to_path_buf(),
+        file: kind,
         message,
     };
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| parse(e.to_string()))?;
@@ -269,8 +283,9 @@ pub fn parse_summary(text: &str, file: &Path) -> Result<Summary, ResultsError> {
         }
         found => Err(ResultsError::Schema {
             path: file.to_path_buf(),
+            file: kind,
             found,
-            supported: SCHEMA,
+            supported: READS_SCHEMAS,
         }),
     }
 }

@@ -315,6 +315,30 @@ fn read_summary_reports_bad_files() {
     let e = read_summary(&f).unwrap_err();
     assert!(matches!(e, ResultsError::Schema { found: 99, .. }), "{e}");
     assert!(e.to_string().contains("summary.json"));
+    assert!(e.to_string().contains("reads schema 1 or 2"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_bad_run_json_is_named_as_one() {
+    let dir = temp_dir("bad-run-json");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("intervals.jsonl"), "").unwrap();
+    for (text, says) in [
+        ("{not json", "is not a rocketload run.json"),
+        (r#"{"schema": 1}"#, "is not a rocketload run.json"),
+        (
+            r#"{"schema": 99}"#,
+            "unsupported rocketload run.json schema 99",
+        ),
+    ] {
+        std::fs::write(dir.join("run.json"), text).unwrap();
+        let e = load_run(&dir, Intervals::IfPresent)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(says) && e.contains("run.json"), "{text}: {e}");
+        assert!(!e.contains("summary"), "{text}: {e}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

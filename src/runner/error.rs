@@ -20,6 +20,9 @@ pub enum Exit {
     /// Results could not be written (disk full, permissions): sysexits'
     /// EX_IOERR, so a CI job can tell a broken runner from a broken server.
     WriteFailed,
+    /// rocketload itself could not work (the async runtime did not start):
+    /// sysexits' EX_SOFTWARE, neither bad input nor the target's fault.
+    Internal,
     /// Ctrl-C: the partial results were written.
     Interrupted,
 }
@@ -36,14 +39,16 @@ impl Exit {
 
     /// How bad an end is, for [`Exit::worst`]: an interruption outranks
     /// everything (the user stopped it), then results not written (what
-    /// was measured may be lost), bad input, a failed threshold, a pass.
+    /// was measured may be lost), an internal failure, bad input, a failed
+    /// threshold, a pass.
     const fn severity(self) -> u8 {
         match self {
             Exit::Pass => 0,
             Exit::ThresholdsFailed => 1,
             Exit::BadInput => 2,
-            Exit::WriteFailed => 3,
-            Exit::Interrupted => 4,
+            Exit::Internal => 3,
+            Exit::WriteFailed => 4,
+            Exit::Interrupted => 5,
         }
     }
 
@@ -53,6 +58,7 @@ impl Exit {
             Exit::ThresholdsFailed => 1,
             Exit::BadInput => 2,
             Exit::WriteFailed => 74,
+            Exit::Internal => 70,
             Exit::Interrupted => 130,
         }
     }
@@ -88,13 +94,13 @@ impl RunError {
     pub fn exit(&self) -> Exit {
         match self {
             RunError::Write(_) => Exit::WriteFailed,
+            RunError::Runtime(_) => Exit::Internal,
             RunError::Scenario(_)
             | RunError::Plan(_)
             | RunError::Embedded(_)
             | RunError::Engine(_)
             | RunError::Preflight(_)
-            | RunError::Read(_)
-            | RunError::Runtime(_) => Exit::BadInput,
+            | RunError::Read(_) => Exit::BadInput,
         }
     }
 }
@@ -125,7 +131,7 @@ pub fn report_error(err: &dyn std::error::Error) {
 
 #[cfg(test)]
 mod tests {
-    use super::Exit;
+    use super::{Exit, RunError};
 
     #[test]
     fn worst_follows_the_documented_order() {
@@ -138,5 +144,14 @@ mod tests {
         assert_eq!(Exit::worst([ThresholdsFailed, BadInput]), BadInput);
         assert_eq!(Exit::worst([WriteFailed, BadInput, Pass]), WriteFailed);
         assert_eq!(Exit::worst([Interrupted, WriteFailed]), Interrupted);
+        assert_eq!(Exit::worst([BadInput, Internal]), Internal);
+        assert_eq!(Exit::worst([Internal, WriteFailed]), WriteFailed);
+    }
+
+    #[test]
+    fn a_runtime_that_cannot_start_is_internal_not_bad_input() {
+        let e = RunError::Runtime(std::io::Error::other("no threads"));
+        assert_eq!(e.exit(), Exit::Internal);
+        assert_eq!(e.exit().code(), 70);
     }
 }

@@ -63,9 +63,12 @@ pub struct Measurement {
     pub dir: PathBuf,
     /// Ctrl-C ended it; the results cover the time until then.
     pub interrupted: bool,
-    /// The engine could not run the plan (the results hold what it did).
+    /// The engine refused the plan at its start (no VU ran): bad input,
+    /// exit 2 (the summary carries a `stopped_early` note).
     pub stopped_early: Option<EngineError>,
-    /// `summary.json` could not be written (the summary is still here).
+    /// The first result file (`summary.json` or an export) that could not
+    /// be written; the summary is still here. Not yet printed: the caller
+    /// reports it.
     pub write_error: Option<ResultsError>,
 }
 
@@ -298,8 +301,12 @@ impl Prepared {
         let mut write_error = writer.finish(&summary).err();
         for (path, format) in &m.exports {
             if let Err(e) = export_to(path, *format, &summary, m) {
-                report_error(&e);
-                write_error.get_or_insert(e);
+                // The first failure goes back to the caller, who reports
+                // it; only the ones it cannot carry are printed here.
+                match write_error {
+                    None => write_error = Some(e),
+                    Some(_) => report_error(&e),
+                }
             }
         }
         for sink in &mut sinks {

@@ -89,6 +89,17 @@ pub fn default_op_timeout() -> Duration {
 /// loop stops by itself, and a typo (`7000h`) must not run for months.
 pub const MAX_RUN: Duration = Duration::from_secs(7 * 24 * 3600);
 
+/// Why a load that lasts `total` is refused, if it passes [`MAX_RUN`].
+pub fn beyond_run_cap(total: Duration) -> Option<String> {
+    (total > MAX_RUN).then(|| {
+        format!(
+            "the load lasts {}, beyond the run cap of {} (split a longer soak into runs)",
+            humantime::format_duration(total),
+            humantime::format_duration(MAX_RUN)
+        )
+    })
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Target {

@@ -113,7 +113,10 @@ impl CostModel {
                 ));
             }
             if cost > MAX_COST {
-                return Err(format!("cost `{name}`: over the 10s limit"));
+                return Err(format!(
+                    "cost `{name}`: over the {} limit",
+                    humantime::format_duration(MAX_COST)
+                ));
             }
             if name == DEFAULT_KEY {
                 if default_seen {
@@ -212,7 +215,10 @@ fn parse_cost(value: &str) -> Result<Duration, String> {
     let cost = humantime::parse_duration(value)
         .map_err(|e| format!("bad duration `{value}` ({e}); use e.g. 300us, 2ms"))?;
     if cost > MAX_COST {
-        return Err(format!("duration `{value}` is over the 10s limit"));
+        return Err(format!(
+            "duration `{value}` is over the {} limit",
+            humantime::format_duration(MAX_COST)
+        ));
     }
     Ok(cost)
 }

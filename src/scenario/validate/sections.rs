@@ -1,15 +1,14 @@
 //! The top-level sections: name and timeouts, `users`, `rooms`, `target`,
 //! `server`, `load` and `thresholds`.
 
-use std::time::Duration;
-
 use super::{Checker, KeyPath, is_metric_name, is_token_byte, produced_metrics, total_duration};
 use crate::metrics::names::COUNTERS;
 use crate::scenario::error::{Severity, did_you_mean};
 use crate::scenario::model::*;
 
-/// The reference server's limit on one operation's CPU cost.
-const MAX_COST: Duration = Duration::from_secs(10);
+/// The reference server's own limit: `server.cost` configures that server,
+/// so the file is checked by its rule, kept in one place there.
+use crate::server::cost::MAX_COST;
 
 impl Checker<'_> {
     pub(super) fn top(&mut self, s: &Scenario, top: &KeyPath) {
@@ -139,7 +138,10 @@ impl Checker<'_> {
             if *cost > MAX_COST {
                 self.err(
                     &cp,
-                    "is over the 10s limit: a cost of seconds per operation wedges the instance",
+                    format!(
+                        "is over the {} limit: a cost of seconds per operation wedges the instance",
+                        humantime::format_duration(MAX_COST)
+                    ),
                 );
             }
         }
@@ -220,6 +222,10 @@ impl Checker<'_> {
                     "is a number of VUs: must be a whole number",
                 );
             }
+        }
+        if let Some(msg) = total_duration(l).and_then(beyond_run_cap) {
+            let key = if stages { "stages" } else { "duration" };
+            self.err(&p.key(key), msg);
         }
         let peak = l
             .stages
