@@ -15,7 +15,7 @@ use super::prepare::Prepared;
 use super::restart::{self, Restart, RestartHow};
 use crate::engine::sink::now_unix_us as unix_us;
 use crate::engine::{self, EngineError, EngineNote, EngineReport, EngineStatus, Overrides};
-use crate::metrics::{Interval, MessageTracker, Metrics, spawn_self_check};
+use crate::metrics::{Interval, MessageTracker, Metrics, names, spawn_self_check};
 use crate::results::export::{ExportInput, Format, write_export};
 use crate::results::{
     CpuTimes, Host, IntervalSink, LoadSpec, Note, NoteKind, RepeatRef, ResultsError, RunInfo,
@@ -104,7 +104,14 @@ impl Prepared {
         m: &Measure,
         mut sinks: Vec<Box<dyn IntervalSink>>,
     ) -> Result<Measurement, RunError> {
-        let plan = self.plan(&m.overrides, m.targets.as_deref())?;
+        let mut plan = self.plan(&m.overrides, m.targets.as_deref())?;
+        let start_at = m.start_at.map(|t| unix_ms_of(t).to_string());
+        let repetition = m.repeat.map(|r| r.index.to_string());
+        plan.share_token_run(&[
+            &self.scenario_sha256,
+            start_at.as_deref().unwrap_or_default(),
+            repetition.as_deref().unwrap_or_default(),
+        ]);
         let (interrupt, own_listener) = match &m.interrupt {
             Some(i) => (i.clone(), None),
             None => {
@@ -295,6 +302,18 @@ impl Prepared {
             notes.extend(scrape_notes);
             t
         });
+        if let Some(&count) = c.totals.counters.get(names::MESSAGE_CROSS_SHARD)
+            && count > 0
+        {
+            notes.push(Note::new(
+                NoteKind::CrossShardE2e { count },
+                format!(
+                    "{count} message.e2e samples are deliveries of other shards' messages, timed from \
+                     the sending host's clock: they are only as exact as the clock sync between the \
+                     generator hosts (NTP)"
+                ),
+            ));
+        }
         if let Some(e) = &c.write_error {
             notes.push(Note::new(
                 NoteKind::IntervalsNotWritten,
