@@ -691,6 +691,23 @@ mod tests {
     use super::*;
     use clap::CommandFactory;
 
+    /// docs/serve.md is the user's reference of `serve`: a flag added
+    /// here must be documented there.
+    #[test]
+    fn every_serve_flag_is_in_docs_serve_md() {
+        let doc = include_str!("../docs/serve.md");
+        let cli = Cli::command();
+        let serve = cli.find_subcommand("serve").expect("serve subcommand");
+        let missing: Vec<String> = serve
+            .get_arguments()
+            .filter_map(|a| a.get_long())
+            .filter(|l| *l != "help")
+            .map(|l| format!("--{l}"))
+            .filter(|flag| !doc.contains(&format!("`{flag}")))
+            .collect();
+        assert!(missing.is_empty(), "not in docs/serve.md: {missing:?}");
+    }
+
     #[test]
     fn min_effect_parsing() {
         let e = parse_min_effect("10%,1ms").unwrap();
