@@ -88,14 +88,18 @@ pub struct RunArgs {
     /// measured phase, to align shards. A time more than a second past is refused.
     #[arg(long, value_name = "RFC3339", value_parser = parse_start_at)]
     pub start_at: Option<SystemTime>,
-    /// Override the load duration (constant load for this long; at most
-    /// the run cap, 7 days).
+    /// Override the load duration, at most the run cap, 7 days. Any
+    /// override (--duration, --vus, --rate) flattens the stages into one
+    /// constant level from the start: the given one, else the stages' peak.
     #[arg(long, value_parser = parse_run_duration)]
     pub duration: Option<Duration>,
-    /// Override the number of VUs (closed model), at least 1.
+    /// Override the number of VUs, at least 1: closed model only (an open
+    /// scenario refuses it; its VU pool is `load.max_vus`). Flattens the
+    /// stages, as --duration says.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub vus: Option<u32>,
-    /// Override the arrival rate per second (open model), above 0.
+    /// Override the arrival rate per second, above 0: open model only.
+    /// Flattens the stages, as --duration says.
     #[arg(long, value_parser = parse_rate)]
     pub rate: Option<f64>,
     /// Users and rooms already exist: skip provisioning.
@@ -766,6 +770,23 @@ fn parse_min_effect(s: &str) -> Result<crate::compare::MinEffect, String> {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    /// docs/serve.md is the user's reference of `serve`: a flag added
+    /// here must be documented there.
+    #[test]
+    fn every_serve_flag_is_in_docs_serve_md() {
+        let doc = include_str!("../docs/serve.md");
+        let cli = Cli::command();
+        let serve = cli.find_subcommand("serve").expect("serve subcommand");
+        let missing: Vec<String> = serve
+            .get_arguments()
+            .filter_map(|a| a.get_long())
+            .filter(|l| *l != "help")
+            .map(|l| format!("--{l}"))
+            .filter(|flag| !doc.contains(&format!("`{flag}")))
+            .collect();
+        assert!(missing.is_empty(), "not in docs/serve.md: {missing:?}");
+    }
 
     #[test]
     fn min_effect_parsing() {

@@ -84,15 +84,53 @@ fn start_server() -> (KillOnDrop, Vec<String>) {
     (guard, urls)
 }
 
+/// What to install, said whenever the JS side is missing.
+const SETUP: &str = "this test needs Node 20+ on PATH and the official clients: install Node 20 or later, \
+     then run `npm ci --prefix tests/conformance`";
+
+/// The major version of `node --version` (`v20.11.1` -> 20).
+fn node_major(version: &str) -> Option<u32> {
+    version
+        .trim()
+        .strip_prefix('v')?
+        .split('.')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Fails with [`SETUP`] unless Node 20+ runs and the clients are installed.
+fn require_node_and_clients(dir: &Path) {
+    let version = match Command::new("node").arg("--version").output() {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
+        Ok(o) => panic!("`node --version` failed ({}): {SETUP}", o.status),
+        Err(e) => panic!("cannot run `node` ({e}): {SETUP}"),
+    };
+    match node_major(&version) {
+        Some(major) if major >= 20 => {}
+        _ => panic!("node {} is too old or unknown: {SETUP}", version.trim()),
+    }
+    let modules = dir.join("node_modules");
+    assert!(
+        modules.join("@rocket.chat/ddp-client").is_dir()
+            && modules.join("@rocket.chat/sdk").is_dir(),
+        "{} is missing the official clients: {SETUP}",
+        modules.display()
+    );
+}
+
+#[test]
+fn node_versions_read_as_their_major() {
+    assert_eq!(node_major("v20.20.2\n"), Some(20));
+    assert_eq!(node_major("v18.0.0"), Some(18));
+    assert_eq!(node_major("20.1.0"), None);
+    assert_eq!(node_major(""), None);
+}
+
 #[test]
 fn official_js_clients_work_against_serve() {
     let dir = conformance_dir();
-    assert!(
-        dir.join("node_modules/@rocket.chat/ddp-client").is_dir()
-            && dir.join("node_modules/@rocket.chat/sdk").is_dir(),
-        "{} is missing the official clients: run `npm ci --prefix tests/conformance` (Node 20+)",
-        dir.join("node_modules").display()
-    );
+    require_node_and_clients(&dir);
 
     let (_server, urls) = start_server();
     let mut node = Command::new("node")
@@ -103,7 +141,7 @@ fn official_js_clients_work_against_serve() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start `node` (Node 20+ must be on PATH): {e}"));
+        .unwrap_or_else(|e| panic!("cannot start `node` ({e}): {SETUP}"));
 
     let mut out = node.stdout.take().expect("piped stdout");
     let mut err = node.stderr.take().expect("piped stderr");

@@ -26,6 +26,56 @@ fn plan(load: &str, o: Overrides, shard: Option<(u32, u32)>) -> Result<RunPlan, 
     )
 }
 
+/// Shards of one test share their token id and send under disjoint
+/// sender numbers; unsharded runs keep their own id.
+#[test]
+fn shards_share_the_token_run_and_never_share_a_sender() {
+    let test = ["sha", "1700000000000", ""];
+    for n in 1..=3u32 {
+        let mut plans: Vec<RunPlan> = (1..=n)
+            .map(|i| {
+                plan(RAMP, Overrides::default(), Some((i, n))).unwrap_or_else(|e| panic!("{e}"))
+            })
+            .collect();
+        for p in &mut plans {
+            p.share_token_run(&test);
+        }
+        let runs: std::collections::BTreeSet<u32> = plans.iter().map(|p| p.tokens().run).collect();
+        assert_eq!(runs.len(), 1, "{n} shards: one token id");
+        let mut senders: Vec<u32> = plans
+            .iter()
+            .flat_map(|p| (0..7).map(|vu| p.tokens().sender(vu)))
+            .collect();
+        senders.sort_unstable();
+        senders.dedup();
+        assert_eq!(
+            senders.len(),
+            7 * n as usize,
+            "{n} shards: disjoint senders"
+        );
+        for (i, p) in plans.iter().enumerate() {
+            let theirs = plans.iter().enumerate().filter(|(j, _)| *j != i);
+            for (_, q) in theirs {
+                assert!(p.tokens().is_other_shard(q.tokens().sender(3)));
+            }
+            assert!(!p.tokens().is_other_shard(p.tokens().sender(3)));
+        }
+    }
+    let other = ["sha", "1700000001000", ""];
+    let mut a = plan(RAMP, Overrides::default(), Some((1, 2))).unwrap_or_else(|e| panic!("{e}"));
+    let mut b = a.clone();
+    a.share_token_run(&test);
+    b.share_token_run(&other);
+    assert_ne!(
+        a.tokens().run,
+        b.tokens().run,
+        "another start: another test"
+    );
+    let mut alone = plan(RAMP, Overrides::default(), None).unwrap_or_else(|e| panic!("{e}"));
+    alone.share_token_run(&test);
+    assert_eq!(alone.tokens().run, alone.run_id);
+}
+
 const RAMP: &str =
     "{ model: closed, stages: [ { duration: 10s, target: 7 }, { duration: 20s, target: 7 } ] }";
 const OPEN: &str = "{ model: open, rate: 10, duration: 1m, max_vus: 5 }";

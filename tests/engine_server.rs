@@ -249,6 +249,7 @@ behaviours:
       - web_client_boot: {}
     steps:
       - open_room: { room: random }
+      - open_room: { room: current, via: ddp, name: open_ddp }
       - typing: { room: current, duration: 50ms }
       - set_status: { status: away, via: ddp }
       - set_status: { status: online, via: rest }
@@ -277,6 +278,10 @@ async fn open_web_client_steps() {
     assert!(out.ok("web_client_boot") >= 1);
     assert_eq!(out.ok("web_client_boot"), out.ok("login"));
     assert_eq!(out.ok("open_room"), 20);
+    // `via` picks how open_room loads the history.
+    assert_eq!(out.ok("open_ddp"), 20);
+    assert_eq!(out.ok("rest.method.call/loadHistory"), 20);
+    assert_eq!(out.ok("ddp.method.loadHistory"), 20);
     for name in [
         "rest.me",
         "rooms",

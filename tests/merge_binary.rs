@@ -5,7 +5,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
@@ -61,26 +61,8 @@ impl Shards {
         std::fs::create_dir_all(&dir).expect("shards dir");
         let scenario = dir.join("scenario.yaml");
         std::fs::write(&scenario, SCENARIO).expect("write scenario");
-        let at = humantime::format_rfc3339_seconds(SystemTime::now() + Duration::from_secs(4))
-            .to_string();
-        let children: Vec<Child> = ["1/2", "2/2"]
-            .iter()
-            .enumerate()
-            .map(|(i, shard)| {
-                let out = dir.join(format!("s{}", i + 1));
-                Command::new(env!("CARGO_BIN_EXE_rocketload"))
-                    .args(["run", path(&scenario), "--quiet", "--shard", shard])
-                    .args(["--start-at", &at, "--out", path(&out)])
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .expect("spawn a shard")
-            })
-            .collect();
-        // Both run at once (each waits for the same --start-at); each is
-        // waited for, by its own handle.
-        for child in children {
-            let out = child.wait_with_output().expect("wait for a shard");
+        let outs = [dir.join("s1"), dir.join("s2")];
+        for out in run_shards(&scenario, &outs, Duration::from_secs(4), &[]) {
             eprintln!("--- shard stderr\n{}", String::from_utf8_lossy(&out.stderr));
             // 60 arrivals each: `min_count: 100` fails on a shard alone.
             assert_eq!(
@@ -96,6 +78,31 @@ impl Shards {
     fn shard(&self, i: u32) -> PathBuf {
         self.dir.join(format!("s{i}"))
     }
+}
+
+/// Runs shards 1/2 and 2/2 of `scenario` into `outs` at once, both
+/// starting `lead` from now (`--start-at`), and waits for both.
+fn run_shards(scenario: &Path, outs: &[PathBuf; 2], lead: Duration, extra: &[&str]) -> Vec<Output> {
+    let at = humantime::format_rfc3339_seconds(SystemTime::now() + lead).to_string();
+    let children: Vec<Child> = ["1/2", "2/2"]
+        .iter()
+        .zip(outs)
+        .map(|(shard, out)| {
+            Command::new(env!("CARGO_BIN_EXE_rocketload"))
+                .args(["run", path(scenario), "--quiet", "--shard", shard])
+                .args(["--start-at", &at, "--out", path(out)])
+                .args(extra)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn a shard")
+        })
+        .collect();
+    // Each waits for the same --start-at; each is waited for by its handle.
+    children
+        .into_iter()
+        .map(|c| c.wait_with_output().expect("wait for a shard"))
+        .collect()
 }
 
 fn path(p: &Path) -> &str {
@@ -403,4 +410,77 @@ fn a_corrupt_histogram_is_bad_input_naming_the_file() {
     let empty = w.path("empty");
     std::fs::create_dir_all(&empty).unwrap();
     refused(&[path(&empty), "-o", path(&w.path("out"))], &[path(&empty)]);
+}
+
+/// Four users in one room, two per shard, every one sending and
+/// listening: half of each shard's deliveries are the other shard's.
+const CROSS: &str = r#"
+name: cross-shard
+seed: 3
+users: { count: 4, prefix: cross-, password: pw-cross-1 }
+rooms: { count: 1, prefix: cross-room-, members_per_room: 4 }
+timeout: 5s
+load: { model: closed, vus: 4, duration: 3s, graceful_stop: 2s }
+behaviours:
+  - name: chatter
+    setup:
+      - login: { via: rest }
+      - connect: {}
+      - subscribe: { stream: room-messages, rooms: joined }
+    steps:
+      - send_message: { room: random_joined, via: ddp }
+      - think: 200ms
+"#;
+
+/// Shards of one test against one server count each other's deliveries
+/// in `message.e2e` (timed from the token's send time, with a note on
+/// clock sync), lose none, and still merge as two runs.
+#[test]
+fn shards_record_deliveries_of_each_others_messages() {
+    let serve = common::Serve::start(&[]);
+    let w = Workdir::new("cross-shard");
+    let scenario = w.scenario(CROSS);
+    let outs = [w.path("s1"), w.path("s2")];
+    let target = ["--target", serve.url.as_str()];
+    for out in run_shards(&scenario, &outs, Duration::from_secs(5), &target) {
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let parts: Vec<Value> = outs.iter().map(|o| json(&o.join("summary.json"))).collect();
+    for p in &parts {
+        let cross = p["counters"]["message.cross_shard"].as_u64().unwrap_or(0);
+        assert!(
+            cross > 0,
+            "no delivery of the other shard's messages: {}",
+            p["counters"]
+        );
+        assert!(count(p, "message.e2e") > cross, "own deliveries too");
+        assert_eq!(
+            p["counters"]["message.lost"],
+            Value::Null,
+            "{}",
+            p["counters"]
+        );
+        let note = p["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["kind"] == "cross_shard_e2e")
+            .unwrap_or_else(|| panic!("no clock note: {}", p["notes"]));
+        assert_eq!(note["count"].as_u64(), Some(cross));
+        assert!(note["text"].as_str().unwrap().contains("clock"), "{note}");
+    }
+    // The shards share the token id, not the run id: they merge.
+    let merged = w.path("merged");
+    let r = rocketload(&["merge", path(&outs[0]), path(&outs[1]), "-o", path(&merged)]);
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
 }

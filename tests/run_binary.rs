@@ -697,3 +697,57 @@ fn ctrl_c_in_a_repetition_ends_the_loop() {
     assert!(partial["run"]["duration_s"].as_f64().unwrap_or(60.0) < 30.0);
     assert!(!out.join("2").exists());
 }
+
+/// Ctrl-C while a run waits for `--start-at` ends it at once with exit
+/// 130; the results directory holds what exists then (run.json) and no
+/// summary claims a measurement.
+#[test]
+fn ctrl_c_in_the_start_at_wait_exits_130_with_run_json() {
+    use std::io::{BufRead, BufReader};
+    let w = Workdir::new("start-at-int");
+    let scenario = w.scenario(REPEATED);
+    let out = w.out();
+    let at =
+        humantime::format_rfc3339_seconds(std::time::SystemTime::now() + Duration::from_secs(600));
+    let mut child = Reaped(
+        Command::new(bin())
+            .args(["run", scenario.to_str().unwrap(), "--out"])
+            .arg(&out)
+            .args(["--start-at", &at.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn rocketload"),
+    );
+    let stderr = child.0.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let waiting = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|l| l.contains("for --start-at"));
+    assert!(waiting, "the run never said it waits");
+    let pid = i32::try_from(child.0.id()).expect("pid");
+    // SAFETY: kill only sends a signal to the child started above.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let sent = Instant::now();
+    let code = loop {
+        if let Some(status) = child.0.try_wait().expect("wait") {
+            break status.code();
+        }
+        assert!(
+            sent.elapsed() < Duration::from_secs(2),
+            "still waiting 2 s after Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(code, Some(130));
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(
+        rest.iter().any(|l| l.contains("no load was sent")),
+        "{rest:?}"
+    );
+    let run = read_json(&out.join("run.json"));
+    assert_eq!(run["run"]["scenario"], "repeated");
+    assert!(run["run"]["start_at_unix_ms"].as_u64().is_some(), "{run}");
+    assert!(!out.join("summary.json").exists(), "nothing was measured");
+}

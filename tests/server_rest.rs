@@ -1,4 +1,4 @@
-//! REST shapes of the reference server (ROCKETCHAT.md §2), in-process.
+//! REST shapes of the reference server (as Rocket.Chat answers), in-process.
 
 use reqwest::{Client, StatusCode};
 use rocketload::server::{self, Server, ServerConfig};

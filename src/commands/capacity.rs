@@ -82,9 +82,18 @@ pub fn run(args: CapacityArgs) -> u8 {
         printed_header: false,
         server: base.scrape.is_some(),
     };
-    let done = on_prepared(planned, args.quiet, Some(header), async |prepared| {
-        capacity::run(prepared, &cfg, &base, &mut table).await
-    });
+    let done = on_prepared(
+        planned,
+        args.quiet,
+        Some(header),
+        async |prepared, interrupt| {
+            let base = Measure {
+                interrupt: Some(interrupt.clone()),
+                ..base.clone()
+            };
+            capacity::run(prepared, &cfg, &base, &mut table).await
+        },
+    );
     let (capacity, error) = match done {
         Ok(Ok(c)) => (c, None),
         Ok(Err((e, c))) => (c, Some(e)),

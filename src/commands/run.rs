@@ -10,8 +10,8 @@ use crate::results::export::Format;
 use crate::results::live::{Linger, LiveMetrics, LiveServer};
 use crate::results::{IntervalSink, Progress, print_summary};
 use crate::runner::{
-    Exit, Measure, Measurement, Planned, Prepared, RunError, RunRequest, SHUTDOWN_GRACE, exit_of,
-    report_error,
+    Exit, Interrupt, Measure, Measurement, Phase, Planned, Prepared, RunError, RunRequest,
+    SHUTDOWN_GRACE, exit_of, report_error,
 };
 use crate::scrape::{ScrapeConfig, Selector};
 
@@ -150,8 +150,12 @@ fn linger(server: LiveServer, bound: Duration, quiet: bool, code: u8) {
 /// One measurement: its summary table, then where the results are.
 fn once(planned: Planned, measure: &Measure, quiet: bool, live: Option<&LiveMetrics>) -> u8 {
     let total = planned.plan.total_duration();
-    let result = on_prepared(planned, quiet, None, async |prepared| {
-        prepared.measure(measure, sinks(total, quiet, live)).await
+    let result = on_prepared(planned, quiet, None, async |prepared, interrupt| {
+        let measure = Measure {
+            interrupt: Some(interrupt.clone()),
+            ..measure.clone()
+        };
+        prepared.measure(&measure, sinks(total, quiet, live)).await
     })
     .and_then(|measured| measured);
     match &result {
@@ -167,23 +171,33 @@ fn once(planned: Planned, measure: &Measure, quiet: bool, live: Option<&LiveMetr
 
 /// Makes the target ready once (printing `header`, by default the plan,
 /// and provisioning progress), does `work` on it, then stops the embedded
-/// server and the runtime.
+/// server and the runtime. Ctrl-C is listened to before anything else, so
+/// one during the preparation ends the run with exit 130 too; `work` gets
+/// the listener to hand to its measurements.
 pub(super) fn on_prepared<T>(
     planned: Planned,
     quiet: bool,
     header: Option<String>,
-    work: impl AsyncFnOnce(&Prepared) -> T,
+    work: impl AsyncFnOnce(&Prepared, &Interrupt) -> T,
 ) -> Result<T, RunError> {
     let runtime = crate::runner::runtime()?;
     let result = runtime.block_on(async {
+        let (interrupt, listener) = Interrupt::listen();
         if !quiet {
             eprintln!("{}", header.unwrap_or_else(|| planned.plan.describe()));
         }
         let bar = Progress::provisioning(quiet);
-        let prepared = planned.prepare(&bar).await;
+        let prepared = tokio::select! {
+            p = planned.prepare(&bar) => p,
+            () = interrupt.fired() => Err(RunError::Interrupted {
+                during: Phase::Preparing,
+                dir: None,
+            }),
+        };
         bar.finish();
         let prepared = prepared?;
-        let done = work(&prepared).await;
+        let done = work(&prepared, &interrupt).await;
+        listener.abort();
         prepared.shutdown();
         Ok(done)
     });

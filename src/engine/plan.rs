@@ -7,11 +7,47 @@ use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
+use sha2::{Digest, Sha256};
 
 use super::error::EngineError;
 use super::profile::Profile;
 use crate::rocketchat::ClientConfig;
 use crate::scenario::{Load, Model, Scenario};
+
+/// Sender numbers in message tokens are unique across the shards of a
+/// test: VU v of shard I/N sends as v * N + (I - 1), so a receiver tells
+/// another shard's message from its own and never confuses their
+/// sequences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenScope {
+    /// The test id tokens carry.
+    pub run: u32,
+    /// This shard, 0-based.
+    shard: u32,
+    shards: u32,
+}
+
+impl TokenScope {
+    /// Tokens of test `run` on shard `(I, N)` (1-based; `None`: unsharded).
+    pub fn of(run: u32, shard: Option<(u32, u32)>) -> TokenScope {
+        let (index, count) = shard.unwrap_or((1, 1));
+        TokenScope {
+            run,
+            shard: index.saturating_sub(1),
+            shards: count.max(1),
+        }
+    }
+
+    /// The sender number of this shard's VU `vu`.
+    pub fn sender(&self, vu: u32) -> u32 {
+        vu.wrapping_mul(self.shards).wrapping_add(self.shard)
+    }
+
+    /// Whether `sender` is a VU of another shard.
+    pub fn is_other_shard(&self, sender: u32) -> bool {
+        sender % self.shards != self.shard
+    }
+}
 
 /// Command-line overrides of the scenario's load.
 #[derive(Debug, Clone, Default)]
@@ -32,8 +68,12 @@ pub struct RunPlan {
     pub client: ClientConfig,
     pub source_ips: Vec<IpAddr>,
     pub seed: u64,
-    /// Distinguishes this run's message tokens from any other traffic.
+    /// This measurement's id (results, message ids); fresh in each run.
     pub run_id: u32,
+    /// The test id message tokens carry: VUs count deliveries of tokens
+    /// with this id only. Shards of one test share it
+    /// ([`RunPlan::share_token_run`]); otherwise it is `run_id`.
+    pub token_run: u32,
     /// (I, N), 1-based.
     pub shard: Option<(u32, u32)>,
     pub skip_provision: bool,
@@ -75,16 +115,37 @@ impl RunPlan {
         };
         let source_ips = target.map(|t| t.source_ips.clone()).unwrap_or_default();
         let seed = scenario.seed.unwrap_or_else(rand::random);
+        let run_id = rand::random();
         Ok(RunPlan {
             scenario,
             targets,
             client,
             source_ips,
             seed,
-            run_id: rand::random(),
+            run_id,
+            token_run: run_id,
             shard,
             skip_provision,
         })
+    }
+
+    /// A sharded run takes its token id from `test`, what every shard of
+    /// one test has in common (the scenario's hash, `--start-at`, the
+    /// repetition), so the shards count each other's deliveries. Derived
+    /// rather than passed as a flag: the shards' command lines already
+    /// agree on those, and a forgotten flag would lose the cross-shard
+    /// samples without a word. Unsharded runs keep their own id.
+    pub fn share_token_run(&mut self, test: &[&str]) {
+        if self.shard.is_none() {
+            return;
+        }
+        let digest = Sha256::digest(test.join("\n").as_bytes());
+        self.token_run = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]);
+    }
+
+    /// How this run's VUs name themselves and each other in tokens.
+    pub fn tokens(&self) -> TokenScope {
+        TokenScope::of(self.token_run, self.shard)
     }
 
     /// The effective load profile: VUs (closed) or arrivals/s (open).

@@ -11,6 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 use tokio::sync::{Notify, oneshot};
 
+use super::plan::TokenScope;
 use crate::metrics::MessageTracker;
 use crate::rocketchat::{DdpEvent, EventSink, MessageToken};
 
@@ -47,7 +48,7 @@ impl MessageFilter {
 
 pub struct VuSink {
     vu: u32,
-    run_id: u32,
+    tokens: TokenScope,
     tracker: MessageTracker,
     /// Set when the connection closed; cleared on reconnect.
     dropped: AtomicBool,
@@ -77,10 +78,10 @@ pub fn now_unix_us() -> u64 {
 
 impl VuSink {
     /// `waits`: the VU's behaviour has a `wait_for_message` step.
-    pub fn new(vu: u32, run_id: u32, tracker: MessageTracker, waits: bool) -> VuSink {
+    pub fn new(vu: u32, tokens: TokenScope, tracker: MessageTracker, waits: bool) -> VuSink {
         VuSink {
             vu,
-            run_id,
+            tokens,
             tracker,
             dropped: AtomicBool::new(false),
             dropped_at_us: AtomicU64::new(0),
@@ -186,9 +187,14 @@ impl VuSink {
         if event_name != MY_MESSAGES
             && let Some(text) = msg.get("msg").and_then(Value::as_str)
             && let Some(token) = MessageToken::find(text)
-            && token.run == self.run_id
+            && token.run == self.tokens.run
             && !self.second_copy(&token)
         {
+            // Another shard's message is untracked here: its latency is
+            // timed from the token's send time, on the sender host's clock.
+            if self.tokens.is_other_shard(token.sender) {
+                self.tracker.cross_shard();
+            }
             self.tracker.received(
                 self.vu,
                 token.sender,
@@ -256,10 +262,14 @@ mod tests {
     }
 
     fn token_text(run: u32, seq: u64) -> String {
+        token_from(run, 1, seq)
+    }
+
+    fn token_from(run: u32, sender: u32, seq: u64) -> String {
         let mut text = String::from("hello");
         MessageToken {
             run,
-            sender: 1,
+            sender,
             seq,
             sent_unix_us: now_unix_us(),
         }
@@ -278,7 +288,7 @@ mod tests {
     fn receipts_reach_the_tracker_once() {
         let metrics = Metrics::new();
         let tracker = MessageTracker::new(&metrics, Duration::from_secs(10));
-        let sink = VuSink::new(2, 77, tracker.clone(), false);
+        let sink = VuSink::new(2, TokenScope::of(77, None), tracker.clone(), false);
         tracker.subscribed(2, "r1");
         tracker.sending(1, 1, "r1", now_unix_us());
         tracker.sending(1, 2, "r1", now_unix_us());
@@ -296,12 +306,30 @@ mod tests {
         assert_eq!(e2e_and_duplicates(&metrics), (1, 0));
     }
 
+    #[test]
+    fn another_shards_receipts_are_timed_and_counted_as_theirs() {
+        let metrics = Metrics::new();
+        let tracker = MessageTracker::new(&metrics, Duration::from_secs(10));
+        // Shard 1/2: its VU 1 sends as 2; 1 and 3 are shard 2's VUs 0 and 1.
+        let tokens = TokenScope::of(77, Some((1, 2)));
+        assert_eq!(tokens.sender(1), 2);
+        assert!(!tokens.is_other_shard(2) && tokens.is_other_shard(3));
+        let sink = VuSink::new(2, tokens, tracker.clone(), false);
+        tracker.subscribed(2, "r1");
+        tracker.sending(2, 1, "r1", now_unix_us());
+        frame(&sink, "r1", &token_from(77, 2, 1), "a");
+        frame(&sink, "r1", &token_from(77, 3, 1), "b");
+        let iv = metrics.snapshot();
+        assert_eq!(iv.metrics.get("message.e2e").map(|m| m.ok), Some(2));
+        assert_eq!(iv.counters.get("message.cross_shard"), Some(&1));
+    }
+
     #[tokio::test]
     async fn waiters_match_room_text_and_sender() {
         let metrics = Metrics::new();
         let sink = VuSink::new(
             1,
-            1,
+            TokenScope::of(1, None),
             MessageTracker::new(&metrics, Duration::from_secs(1)),
             true,
         );
@@ -323,7 +351,7 @@ mod tests {
         let metrics = Metrics::new();
         let sink = VuSink::new(
             1,
-            1,
+            TokenScope::of(1, None),
             MessageTracker::new(&metrics, Duration::from_secs(1)),
             true,
         );
@@ -346,7 +374,7 @@ mod tests {
         // A VU that never waits keeps nothing.
         let plain = VuSink::new(
             1,
-            1,
+            TokenScope::of(1, None),
             MessageTracker::new(&metrics, Duration::from_secs(1)),
             false,
         );
@@ -359,7 +387,7 @@ mod tests {
         let metrics = Metrics::new();
         let sink = VuSink::new(
             1,
-            1,
+            TokenScope::of(1, None),
             MessageTracker::new(&metrics, Duration::from_secs(1)),
             true,
         );

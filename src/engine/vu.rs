@@ -256,7 +256,12 @@ impl Vu {
             let b = &plan.scenario.behaviours[behaviour];
             waits_for_messages(&b.setup) || waits_for_messages(&b.steps)
         };
-        let sink = Arc::new(VuSink::new(index, plan.run_id, ctx.tracker.clone(), waits));
+        let sink = Arc::new(VuSink::new(
+            index,
+            plan.tokens(),
+            ctx.tracker.clone(),
+            waits,
+        ));
         Vu {
             index,
             behaviour,

@@ -43,6 +43,7 @@ struct Inner {
     e2e: MetricId,
     lost: MetricId,
     duplicate: MetricId,
+    cross_shard: MetricId,
     loss_timeout_us: u64,
     /// Room id -> current subscribers, sharded by room.
     rooms: Vec<Mutex<RoomMap>>,
@@ -113,6 +114,7 @@ impl MessageTracker {
                 e2e: metrics.id(names::MESSAGE_E2E),
                 lost: metrics.id(names::MESSAGE_LOST),
                 duplicate: metrics.id(names::MESSAGE_DUPLICATE),
+                cross_shard: metrics.id(names::MESSAGE_CROSS_SHARD),
                 metrics: metrics.clone(),
                 loss_timeout_us: u64::try_from(loss_timeout.as_micros()).unwrap_or(u64::MAX),
                 rooms: (0..SHARDS).map(|_| Mutex::default()).collect(),
@@ -260,6 +262,12 @@ impl MessageTracker {
                 .metrics
                 .record(self.inner.e2e, Sample::ok(Duration::from_micros(us)));
         }
+    }
+
+    /// Counts one receipt of a message another shard sent (its latency
+    /// goes to [`MessageTracker::received`] as any other).
+    pub fn cross_shard(&self) {
+        self.inner.metrics.add(self.inner.cross_shard, 1);
     }
 
     /// Counts copies still owed past their loss timeout as `message.lost`

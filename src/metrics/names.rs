@@ -22,6 +22,9 @@ pub const MESSAGE_E2E: &str = "message.e2e";
 pub const MESSAGE_LOST: &str = "message.lost";
 /// Deliveries received more than once.
 pub const MESSAGE_DUPLICATE: &str = "message.duplicate";
+/// Deliveries received of messages another shard sent (also in
+/// `message.e2e`, timed by the sending host's clock).
+pub const MESSAGE_CROSS_SHARD: &str = "message.cross_shard";
 /// The generator's own scheduler lag.
 pub const GENERATOR_LAG: &str = "generator.lag";
 /// Gauge: the generator's CPU use in % of the cores it may use.
@@ -33,6 +36,7 @@ pub const VUS_ACTIVE: &str = "vus.active";
 pub const COUNTERS: &[&str] = &[
     MESSAGE_LOST,
     MESSAGE_DUPLICATE,
+    MESSAGE_CROSS_SHARD,
     ITERATIONS_DROPPED,
     DDP_RECONNECTS,
     DDP_DISCONNECTS,

@@ -64,6 +64,11 @@ pub enum NoteKind {
         found: u64,
         kept: u64,
     },
+    /// A sharded run received `count` deliveries of messages other shards
+    /// sent: their `message.e2e` samples are timed from the sender host's
+    /// clock, so they are only as good as the clock sync between the
+    /// generator hosts.
+    CrossShardE2e { count: u64 },
     /// A schema-1 note, kept as its text.
     Other,
 }

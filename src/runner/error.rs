@@ -2,6 +2,7 @@
 //! into an exit code.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 use crate::engine::EngineError;
 use crate::preflight::Preflight;
@@ -88,6 +89,38 @@ pub enum RunError {
     Preflight(Box<Preflight>),
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
+    /// Ctrl-C before any load was sent.
+    #[error("interrupted {during}: no load was sent{}", written(dir.as_deref()))]
+    Interrupted {
+        during: Phase,
+        /// The results directory, when `run.json` was written.
+        dir: Option<PathBuf>,
+    },
+}
+
+/// Where a run was before its load started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Starting the embedded server, checking the target, provisioning.
+    Preparing,
+    /// Waiting for `--start-at`.
+    StartAtWait,
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Phase::Preparing => "while preparing the target",
+            Phase::StartAtWait => "while waiting for --start-at",
+        })
+    }
+}
+
+fn written(dir: Option<&Path>) -> String {
+    match dir {
+        Some(d) => format!(" ({} holds run.json only)", d.display()),
+        None => "; nothing was written".into(),
+    }
 }
 
 impl RunError {
@@ -95,6 +128,7 @@ impl RunError {
         match self {
             RunError::Write(_) => Exit::WriteFailed,
             RunError::Runtime(_) => Exit::Internal,
+            RunError::Interrupted { .. } => Exit::Interrupted,
             RunError::Scenario(_)
             | RunError::Plan(_)
             | RunError::Embedded(_)

@@ -5,18 +5,17 @@
 //! once per step by a capacity search.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
 
-use super::error::{Exit, RunError, report_error};
+use super::error::{Exit, Phase, RunError, report_error};
+use super::interrupt::Interrupt;
 use super::prepare::Prepared;
 use super::restart::{self, Restart, RestartHow};
 use crate::engine::sink::now_unix_us as unix_us;
 use crate::engine::{self, EngineError, EngineNote, EngineReport, EngineStatus, Overrides};
-use crate::metrics::{Interval, MessageTracker, Metrics, spawn_self_check};
+use crate::metrics::{Interval, MessageTracker, Metrics, names, spawn_self_check};
 use crate::results::export::{ExportInput, Format, write_export};
 use crate::results::{
     CpuTimes, Host, IntervalSink, LoadSpec, Note, NoteKind, RepeatRef, ResultsError, RunInfo,
@@ -53,6 +52,9 @@ pub struct Measure {
     pub restart: Option<Restart>,
     /// `--scrape`: the target's Prometheus endpoints to sample.
     pub scrape: Option<ScrapeConfig>,
+    /// The process's Ctrl-C listener; without one the measurement listens
+    /// itself from its start.
+    pub interrupt: Option<Interrupt>,
 }
 
 /// A finished measurement: its summary (also in `dir/summary.json` unless
@@ -105,9 +107,26 @@ impl Prepared {
         m: &Measure,
         mut sinks: Vec<Box<dyn IntervalSink>>,
     ) -> Result<Measurement, RunError> {
-        let plan = self.plan(&m.overrides, m.targets.as_deref())?;
+        let mut plan = self.plan(&m.overrides, m.targets.as_deref())?;
+        let start_at = m.start_at.map(|t| unix_ms_of(t).to_string());
+        let repetition = m.repeat.map(|r| r.index.to_string());
+        plan.share_token_run(&[
+            &self.scenario_sha256,
+            start_at.as_deref().unwrap_or_default(),
+            repetition.as_deref().unwrap_or_default(),
+        ]);
+        let (interrupt, own_listener) = match &m.interrupt {
+            Some(i) => (i.clone(), None),
+            None => {
+                let (i, task) = Interrupt::listen();
+                (i, Some(task))
+            }
+        };
         if let Some(at) = m.start_at {
-            wait_until(at).await;
+            tokio::select! {
+                () = wait_until(at) => {}
+                () = interrupt.fired() => {}
+            }
         }
         let started_unix_ms = unix_ms();
         let load = &plan.scenario.load;
@@ -140,6 +159,14 @@ impl Prepared {
             target.instances = plan.targets.len() as u32;
         }
         let mut writer = RunWriter::create(&m.out, &info, &tool, &host, &target)?;
+        if interrupt.is_set() {
+            // Before any load: run.json says what would have run, and no
+            // summary claims a measurement of nothing.
+            return Err(RunError::Interrupted {
+                during: Phase::StartAtWait,
+                dir: Some(m.out.clone()),
+            });
+        }
 
         let metrics = Metrics::new();
         let tracker = MessageTracker::new(&metrics, plan.scenario.loss_timeout);
@@ -148,15 +175,12 @@ impl Prepared {
         let self_check = spawn_self_check(&metrics, foreign);
         let (stop_tx, stop_rx) = watch::channel(false);
         let (status_tx, status_rx) = watch::channel(EngineStatus::default());
-        let interrupted = Arc::new(AtomicBool::new(false));
         let ctrl_c = {
-            let interrupted = interrupted.clone();
+            let interrupt = interrupt.clone();
             let stop_tx = stop_tx.clone();
             tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    interrupted.store(true, Ordering::SeqCst);
-                    let _ = stop_tx.send(true);
-                }
+                interrupt.fired().await;
+                let _ = stop_tx.send(true);
             })
         };
         // A restart the scenario schedules is measured like --restart-after
@@ -236,6 +260,9 @@ impl Prepared {
             f.abort();
         }
         ctrl_c.abort();
+        if let Some(task) = own_listener {
+            task.abort();
+        }
         if let Some(t) = caller_stop {
             t.abort();
         }
@@ -256,7 +283,7 @@ impl Prepared {
         host.cpu_steal_ratio = cpu_at_start
             .zip(CpuTimes::read(std::path::Path::new("/")))
             .and_then(|(start, end)| end.steal_since(&start));
-        let interrupted = interrupted.load(Ordering::SeqCst);
+        let interrupted = interrupt.is_set();
         let mut notes: Vec<Note> = self
             .warnings
             .iter()
@@ -278,6 +305,18 @@ impl Prepared {
             notes.extend(scrape_notes);
             t
         });
+        if let Some(&count) = c.totals.counters.get(names::MESSAGE_CROSS_SHARD)
+            && count > 0
+        {
+            notes.push(Note::new(
+                NoteKind::CrossShardE2e { count },
+                format!(
+                    "{count} message.e2e samples are deliveries of other shards' messages, timed from \
+                     the sending host's clock: they are only as exact as the clock sync between the \
+                     generator hosts (NTP)"
+                ),
+            ));
+        }
         if let Some(e) = &c.write_error {
             notes.push(Note::new(
                 NoteKind::IntervalsNotWritten,

@@ -11,13 +11,15 @@
 //! one place that starts the embedded server for a run.
 
 mod error;
+mod interrupt;
 mod measure;
 mod prepare;
 mod repeat;
 mod restart;
 mod target;
 
-pub use error::{Exit, RunError, report_error};
+pub use error::{Exit, Phase, RunError, report_error};
+pub use interrupt::{Interrupt, Trigger};
 pub use measure::{Measure, Measurement, exit_of};
 pub use prepare::{Planned, PrepareObserver, Prepared, RunRequest, SHUTDOWN_GRACE, Target};
 pub use repeat::{Repeat, Repeated, Repetition, exit_of_repetitions};

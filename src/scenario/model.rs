@@ -782,7 +782,7 @@ impl<'de> serde::de::Visitor<'de> for ThinkVisitor {
     type Value = Think;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a duration (`2s`) or one of `{uniform: [1s, 3s]}`, `{exponential: 45s}`, `{normal: {mean: 2s, stddev: 500ms}}`")
+        f.write_str("a duration (`2s`) or one of `{constant: 2s}`, `{uniform: [1s, 3s]}`, `{exponential: 45s}`, `{normal: {mean: 2s, stddev: 500ms}}`")
     }
 
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Think, E> {

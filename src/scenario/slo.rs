@@ -20,8 +20,8 @@ use serde::Deserialize;
 
 use super::duration::parse_ratio;
 use crate::metrics::names::{
-    ALL_OPERATIONS, COUNTERS, ITERATIONS, ITERATIONS_DROPPED, MESSAGE_DUPLICATE, MESSAGE_E2E,
-    MESSAGE_LOST,
+    ALL_OPERATIONS, COUNTERS, ITERATIONS, ITERATIONS_DROPPED, MESSAGE_CROSS_SHARD,
+    MESSAGE_DUPLICATE, MESSAGE_E2E, MESSAGE_LOST,
 };
 
 /// One objective.
@@ -213,7 +213,7 @@ impl fmt::Display for Slo {
 pub fn against(counter: &str) -> Option<(&'static str, bool)> {
     match counter {
         MESSAGE_LOST => Some((MESSAGE_E2E, true)),
-        MESSAGE_DUPLICATE => Some((MESSAGE_E2E, false)),
+        MESSAGE_DUPLICATE | MESSAGE_CROSS_SHARD => Some((MESSAGE_E2E, false)),
         ITERATIONS_DROPPED => Some((ITERATIONS, true)),
         _ => None,
     }

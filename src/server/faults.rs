@@ -2,7 +2,7 @@
 //!
 //! `POST /_sim/fault` (and `Server::apply_fault`, and scenarios on the
 //! embedded server) change this state; the request and frame paths of every
-//! instance consult it. Bodies (DESIGN.md "Interface contract"):
+//! instance consult it. Bodies (documented for users in docs/serve.md):
 //!
 //! | body | effect |
 //! |---|---|

@@ -1,8 +1,8 @@
 //! Rocket.Chat-style Prometheus metrics of the reference server
 //! (`serve --metrics-listen ADDR`, `GET /metrics`).
 //!
-//! Names follow Rocket.Chat (`apps/meteor/app/metrics/server/lib/metrics.ts`,
-//! ROCKETCHAT.md §3.3) so dashboards built for it work, with these honest
+//! Names follow Rocket.Chat (`apps/meteor/app/metrics/server/lib/metrics.ts`)
+//! so dashboards built for it work, with these honest
 //! differences:
 //! - `rocketchat_rest_api`, `rocketchat_meteor_methods` and
 //!   `rocketchat_meteor_subscriptions` are summaries in Rocket.Chat; here they

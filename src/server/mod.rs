@@ -4,7 +4,9 @@
 //! runtime on its own OS thread, as a Node.js process is) serving REST and
 //! the DDP websocket on one port, all sharing one in-memory [`store`] and one
 //! fan-out [`bus`] (as instances share MongoDB change streams).
-//! The protocol it speaks is in shared/ROCKETCHAT.md.
+//! It speaks Rocket.Chat's REST and DDP protocol closely enough for the
+//! official JS clients (tests/conformance); flags and control endpoints
+//! are in docs/serve.md.
 
 pub mod bus;
 pub mod cost;

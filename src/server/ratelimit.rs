@@ -14,7 +14,7 @@
 //! route carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and
 //! `X-RateLimit-Reset` (epoch ms); a refusal is a 429 with RC's body.
 //!
-//! DDP (RC `app/lib/server/startup/rateLimiter.ts`, ROCKETCHAT.md §1.11):
+//! DDP (RC `app/lib/server/startup/rateLimiter.ts`):
 //! per IP 120000/60 s (127.0.0.1 exempt), per user 1200/60 s, per connection
 //! 600/60 s, per user+method 20/10 s, per connection+method 10/10 s (for
 //! `stream-*` names both count and interval ×4). Names with a rule of their
@@ -107,7 +107,7 @@ impl RateLimited {
         }
     }
 
-    /// RC's 429 body (ROCKETCHAT.md §2.4).
+    /// RC's 429 body.
     pub fn body(&self) -> Value {
         let seconds = self.time_to_reset_ms.div_ceil(1000);
         json!({
@@ -136,7 +136,7 @@ impl IntoResponse for RateLimited {
     }
 }
 
-/// The Meteor error object for a refused DDP call (ROCKETCHAT.md §1.4);
+/// The Meteor error object for a refused DDP call;
 /// built by the core's `MeteorError` so there is one serializer.
 pub fn too_many_requests_error(time_to_reset_ms: u64) -> Value {
     MeteorError::too_many_requests(time_to_reset_ms).to_json()
@@ -198,7 +198,7 @@ impl Rule {
     }
 }
 
-/// The DDP rules of §1.11, in one lock.
+/// The DDP rules of Rocket.Chat's rate limiter, in one lock.
 #[derive(Debug)]
 struct DdpRules {
     ip: Rule,

@@ -1,7 +1,7 @@
 //! The simulator's own control endpoints, on every instance:
 //! `POST /_sim/fault` (a fault body of [`super::faults`]; 200 with the
 //! active faults, 400 `{"success":false,"error":...}` naming the bad field)
-//! and `GET /_sim/stats` (the server's own counts, see INTERFACES.md).
+//! and `GET /_sim/stats` (the server's own counts, fields in docs/serve.md).
 //!
 //! These routes must stay outside the fault gate: a stalled server must still
 //! accept the fault that clears the stall, and stats must stay readable.

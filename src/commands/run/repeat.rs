@@ -55,7 +55,11 @@ pub(super) fn run(
 ) -> u8 {
     let total = planned.plan.total_duration();
     let out = base.out.as_path();
-    let done = on_prepared(planned, quiet, None, async |prepared| {
+    let done = on_prepared(planned, quiet, None, async |prepared, interrupt| {
+        let base = &Measure {
+            interrupt: Some(interrupt.clone()),
+            ..base.clone()
+        };
         let file = out.join(REPEAT_FILE);
         // Rewritten as the repetitions end (replacing one an earlier run
         // left here); the last write decides the exit.

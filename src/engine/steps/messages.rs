@@ -105,15 +105,16 @@ impl Vu {
         self.msg_seq += 1;
         let seq = self.msg_seq;
         let sent = now_unix_us();
+        let tokens = self.ctx.plan.tokens();
         let token = MessageToken {
-            run: self.ctx.plan.run_id,
-            sender: self.index,
+            run: tokens.run,
+            sender: tokens.sender(self.index),
             seq,
             sent_unix_us: sent,
         };
         token.append_to(&mut text);
         // Before the call: the expected receivers are the room's subscribers now.
-        self.ctx.tracker.sending(self.index, seq, &room.id, sent);
+        self.ctx.tracker.sending(token.sender, seq, &room.id, sent);
         let t = clock.start();
         let ok = match ddp {
             Some(ddp) => {

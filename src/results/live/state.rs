@@ -18,7 +18,7 @@ pub const OVERFLOW: &str = "other";
 
 /// Counters of the run and the series each one is exposed as (without the
 /// `_total` the encoder appends), with its help.
-pub const COUNTERS: [(&str, &str, &str); 5] = [
+pub const COUNTERS: [(&str, &str, &str); 6] = [
     (
         names::MESSAGE_LOST,
         "rocketload_message_deliveries_lost",
@@ -28,6 +28,11 @@ pub const COUNTERS: [(&str, &str, &str); 5] = [
         names::MESSAGE_DUPLICATE,
         "rocketload_message_deliveries_duplicate",
         "Deliveries received more than once",
+    ),
+    (
+        names::MESSAGE_CROSS_SHARD,
+        "rocketload_message_deliveries_cross_shard",
+        "Deliveries of messages another shard sent (in message.e2e, timed by the sender host's clock)",
     ),
     (
         names::ITERATIONS_DROPPED,

@@ -186,7 +186,12 @@ pub fn produced_metrics(s: &Scenario) -> BTreeSet<String> {
         walk(&b.steps, &mut out, &mut sends);
     }
     if sends {
-        for m in ["message.e2e", "message.lost", "message.duplicate"] {
+        for m in [
+            "message.e2e",
+            "message.lost",
+            "message.duplicate",
+            crate::metrics::names::MESSAGE_CROSS_SHARD,
+        ] {
             out.insert(m.to_string());
         }
     }
