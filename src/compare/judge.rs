@@ -210,7 +210,9 @@ fn column(base: &Side, base_runs: &[Measured<'_>], cand: &Side, opts: &Options) 
     } else {
         Method::BlockBootstrap
     };
-    let mut warnings = Vec::new();
+    // Setups that differ inside a side come first: they colour every number.
+    let mut warnings = fingerprint::within("base", &base.runs);
+    warnings.extend(fingerprint::within("candidate", &cand.runs));
     let saturated = |runs: &[Measured<'_>]| runs.iter().filter(|m| m.saturated).count();
     let void = [("base", saturated(base_runs), nb), ("candidate", saturated(&cand_runs), nc)]
         .into_iter()
@@ -339,7 +341,7 @@ fn column(base: &Side, base_runs: &[Measured<'_>], cand: &Side, opts: &Options) 
         candidate: summary_of(cand, &cand_runs),
         method,
         method_text,
-        differences: fingerprint::differences(&base.runs[0], &cand.runs[0]),
+        differences: fingerprint::differences(&base.runs, &cand.runs),
         warnings,
         metrics: metric_rows,
         outside_phase: outside,

@@ -442,6 +442,36 @@ fn candidates_with_different_metrics_line_up_by_name() {
 }
 
 #[test]
+fn every_run_of_a_side_is_fingerprinted() {
+    let mut a = reps("a", 3, Shape::default(), 1);
+    a.runs[2].summary.host.cores = 8;
+    let mut b = reps("b", 3, Shape::default(), 20);
+    // Only a later run differs: comparing first runs alone missed it.
+    b.runs[1].summary.target.rocketchat_version = Some("7.11".into());
+    let cmp = compare(&a, &[b], &Options::default(), false).unwrap();
+    let col = &cmp.columns[0];
+    assert!(
+        col.warnings[0].contains("the base's 3 runs are not one setup: host.cores"),
+        "{:?}",
+        col.warnings
+    );
+    assert!(
+        col.warnings[1].contains("candidate's 3 runs")
+            && col.warnings[1].contains("target.rocketchat_version"),
+        "{:?}",
+        col.warnings
+    );
+    let fields: Vec<&str> = col.differences.iter().map(|d| d.field.as_str()).collect();
+    assert_eq!(fields, ["host.cores", "target.rocketchat_version"]);
+    // Another scenario inside one side is refused as between sides.
+    let mut c = reps("c", 3, Shape::default(), 40);
+    c.runs[2] = run("c-other", "cd", Shape::default(), 41);
+    let err = compare(&a, std::slice::from_ref(&c), &Options::default(), false).unwrap_err();
+    assert!(err.to_string().contains("c-other"), "{err}");
+    assert!(compare(&a, &[c], &Options::default(), true).is_ok());
+}
+
+#[test]
 fn refusals_name_the_runs() {
     let a = reps("a", 2, Shape::default(), 1);
     let again = side("again", vec![a.runs[1].clone()]);
