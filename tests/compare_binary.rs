@@ -52,6 +52,22 @@ fn run_into(serve: &Serve, scenario: &str, out: &Path) {
     assert_eq!(out.status.code(), Some(0), "run failed");
 }
 
+/// scenarios/smoke.yaml against the embedded server, into `w/run`.
+fn smoke_run(w: &Workdir, duration: &str) -> std::path::PathBuf {
+    let run = w.path("run");
+    let out = rocketload(&[
+        "run",
+        "scenarios/smoke.yaml",
+        "--duration",
+        duration,
+        "--quiet",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "smoke run failed");
+    run
+}
+
 fn compare(args: &[&str]) -> (i32, String, String) {
     let mut all = vec!["compare"];
     all.extend_from_slice(args);
@@ -221,6 +237,40 @@ fn repetitions_use_the_rank_test() {
 }
 
 #[test]
+fn a_schema_1_baseline_compares_with_a_schema_2_run() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let w = Workdir::new("compare-schema1");
+    let run = smoke_run(&w, "4s");
+    // The committed baseline is schema 1: it recorded no load stages.
+    let base = "results/baselines/smoke";
+    let (code, stdout, stderr) = compare(&[base, run.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let json: Value = serde_json::from_str(&stdout).unwrap();
+    let phase = json["base"]["runs"][0]["phase"].as_str().unwrap();
+    assert!(phase.starts_with("29 of 31 intervals"), "{phase}");
+    let method = json["columns"][0]["method_text"].as_str().unwrap();
+    assert!(
+        method.contains("schema-1 runs record no load stages"),
+        "{method}"
+    );
+    // Something is compared: a metric of the smoke scenario with both sides' p50.
+    let rows = &json["columns"][0]["metrics"];
+    let e2e = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["metric"] == "message.e2e")
+        .unwrap_or_else(|| panic!("no message.e2e in {rows}"));
+    assert!(e2e["base_count"].as_u64().unwrap() > 0, "{e2e}");
+    let p50 = &e2e["rows"][1];
+    assert_eq!(p50["stat"], "p50");
+    assert!(
+        p50["base"].is_number() && p50["candidate"].is_number(),
+        "{p50}"
+    );
+}
+
+#[test]
 fn bad_input_names_the_file() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let w = Workdir::new("compare-bad");
@@ -242,17 +292,7 @@ fn bad_input_names_the_file() {
     );
 
     // One real run, then a copy with a corrupt histogram and one of another schema.
-    let run = w.path("run");
-    let out = rocketload(&[
-        "run",
-        "scenarios/smoke.yaml",
-        "--duration",
-        "1s",
-        "--quiet",
-        "--out",
-        run.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(0));
+    let run = smoke_run(&w, "1s");
     let run_s = run.to_str().unwrap();
     let (code, _, err) = compare(&[run_s, run_s]);
     assert_eq!(code, 2);

@@ -38,47 +38,111 @@ const FIELDS: &[&str] = &[
     "target.rocketchat_version",
 ];
 
-/// The fields of [`FIELDS`] whose values differ between two runs.
-pub fn differences(base: &Run, candidate: &Run) -> Vec<Difference> {
-    // Only the identifying parts: the metrics (histograms) stay out.
-    let parts = |r: &Run| -> serde_json::Result<Value> {
-        let s = &r.summary;
-        Ok(serde_json::json!({
-            "run": serde_json::to_value(&s.run.info)?,
-            "host": serde_json::to_value(&s.host)?,
-            "tool": serde_json::to_value(&s.tool)?,
-            "target": serde_json::to_value(&s.target)?,
-        }))
-    };
-    let (Ok(b), Ok(c)) = (parts(base), parts(candidate)) else {
-        return Vec::new();
-    };
+/// Fields that must agree between the repetitions of one side: a side
+/// mixing hosts, scenarios or releases is not one setup.
+const WITHIN_SIDE: &[&str] = &[
+    "run.scenario_sha256",
+    "host.hostname",
+    "host.cpu_model",
+    "host.cores",
+    "host.cpu_quota_cores",
+    "host.memory_bytes",
+    "host.memory_limit_bytes",
+    "target.instances",
+    "target.rocketchat_version",
+];
+
+/// The identifying parts of a run (not its metrics) as JSON.
+fn identity(r: &Run) -> Value {
+    let s = &r.summary;
+    let json = |v: serde_json::Result<Value>| v.unwrap_or(Value::Null);
+    serde_json::json!({
+        "run": json(serde_json::to_value(&s.run.info)),
+        "host": json(serde_json::to_value(&s.host)),
+        "tool": json(serde_json::to_value(&s.tool)),
+        "target": json(serde_json::to_value(&s.target)),
+    })
+}
+
+/// The distinct values of `field` over a side's runs, in run order.
+fn values(ids: &[Value], field: &str) -> Vec<Value> {
+    let pointer = format!("/{}", field.replace('.', "/"));
+    let mut out: Vec<Value> = Vec::new();
+    for id in ids {
+        let v = id.pointer(&pointer).cloned().unwrap_or(Value::Null);
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    out
+}
+
+/// One value, or the list of them when a side's runs disagree.
+fn one_or_all(mut vs: Vec<Value>) -> Value {
+    if vs.len() == 1 {
+        vs.remove(0)
+    } else {
+        Value::Array(vs)
+    }
+}
+
+/// The fields of [`FIELDS`] whose values differ between two sides, over
+/// every run of each.
+pub fn differences(base: &[Run], candidate: &[Run]) -> Vec<Difference> {
+    let (b, c): (Vec<Value>, Vec<Value>) = (
+        base.iter().map(identity).collect(),
+        candidate.iter().map(identity).collect(),
+    );
     // The embedded server listens on a new port every run.
-    let both_embedded = base.summary.target.embedded && candidate.summary.target.embedded;
+    let all_embedded = base
+        .iter()
+        .chain(candidate)
+        .all(|r| r.summary.target.embedded);
     FIELDS
         .iter()
-        .filter(|f| !(both_embedded && **f == "target.urls"))
+        .filter(|f| !(all_embedded && **f == "target.urls"))
         .filter_map(|field| {
-            let pointer = format!("/{}", field.replace('.', "/"));
-            let bv = b.pointer(&pointer).cloned().unwrap_or(Value::Null);
-            let cv = c.pointer(&pointer).cloned().unwrap_or(Value::Null);
+            let (bv, cv) = (values(&b, field), values(&c, field));
             (bv != cv).then(|| Difference {
                 field: (*field).to_string(),
-                base: bv,
-                candidate: cv,
+                base: one_or_all(bv),
+                candidate: one_or_all(cv),
             })
         })
         .collect()
 }
 
+/// A warning per field of [`WITHIN_SIDE`] on which a side's own runs
+/// disagree.
+pub fn within(side: &str, runs: &[Run]) -> Vec<String> {
+    let ids: Vec<Value> = runs.iter().map(identity).collect();
+    WITHIN_SIDE
+        .iter()
+        .filter_map(|field| {
+            let vs = values(&ids, field);
+            (vs.len() > 1).then(|| {
+                let shown: Vec<String> = vs.iter().map(show).collect();
+                format!(
+                    "the {side}'s {} runs are not one setup: {field} differs among them ({}); its spread is then partly that difference",
+                    runs.len(),
+                    shown.join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
 impl Difference {
     /// `host.cores 2 -> 4`
     pub fn line(&self) -> String {
-        let show = |v: &Value| match v {
-            Value::String(s) => s.clone(),
-            Value::Null => "-".into(),
-            other => other.to_string(),
-        };
         format!(
             "{} {} -> {}",
             self.field,

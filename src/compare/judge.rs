@@ -104,6 +104,8 @@ struct Measured<'a> {
     run: &'a Run,
     intervals: Vec<RawInterval<'a>>,
     phase: String,
+    /// Recorded no load stages: see [`phase::UNSTAGED`].
+    unstaged: bool,
     saturated: bool,
 }
 
@@ -118,7 +120,7 @@ fn measured(run: &Run) -> Measured<'_> {
         .notes
         .iter()
         .any(|n| matches!(n.kind, NoteKind::GeneratorSaturated { .. }));
-    let (intervals, phase) = match &run.intervals {
+    let (intervals, phase, unstaged) = match &run.intervals {
         Some(records) if !records.is_empty() => {
             let p = phase::measured(records, &s.run.info.load);
             let intervals = p
@@ -137,7 +139,7 @@ fn measured(run: &Run) -> Measured<'_> {
                     }
                 })
                 .collect();
-            (intervals, p.text)
+            (intervals, p.text, p.unstaged)
         }
         _ => {
             let whole = RawInterval {
@@ -152,6 +154,7 @@ fn measured(run: &Run) -> Measured<'_> {
             (
                 vec![whole],
                 "the whole run (no intervals.jsonl beside its summary)".into(),
+                false,
             )
         }
     };
@@ -159,6 +162,7 @@ fn measured(run: &Run) -> Measured<'_> {
         run,
         intervals,
         phase,
+        unstaged,
         saturated,
     }
 }
@@ -206,7 +210,9 @@ fn column(base: &Side, base_runs: &[Measured<'_>], cand: &Side, opts: &Options) 
     } else {
         Method::BlockBootstrap
     };
-    let mut warnings = Vec::new();
+    // Setups that differ inside a side come first: they colour every number.
+    let mut warnings = fingerprint::within("base", &base.runs);
+    warnings.extend(fingerprint::within("candidate", &cand.runs));
     let saturated = |runs: &[Measured<'_>]| runs.iter().filter(|m| m.saturated).count();
     let void = [("base", saturated(base_runs), nb), ("candidate", saturated(&cand_runs), nc)]
         .into_iter()
@@ -247,6 +253,15 @@ fn column(base: &Side, base_runs: &[Measured<'_>], cand: &Side, opts: &Options) 
                 opts.resamples
             )
         }
+    };
+    let unstaged: Vec<&str> = [("base", base_runs), ("candidate", &cand_runs)]
+        .into_iter()
+        .filter(|(_, runs)| runs.iter().any(|m| m.unstaged))
+        .map(|(side, _)| side)
+        .collect();
+    let method_text = match unstaged.as_slice() {
+        [] => method_text,
+        sides => format!("{method_text}; {} {}", sides.join(" and "), phase::UNSTAGED),
     };
     let metrics = metric_names(base_runs, &cand_runs);
     let mut pending: Vec<(usize, Pending)> = Vec::new();
@@ -326,7 +341,7 @@ fn column(base: &Side, base_runs: &[Measured<'_>], cand: &Side, opts: &Options) 
         candidate: summary_of(cand, &cand_runs),
         method,
         method_text,
-        differences: fingerprint::differences(&base.runs[0], &cand.runs[0]),
+        differences: fingerprint::differences(&base.runs, &cand.runs),
         warnings,
         metrics: metric_rows,
         outside_phase: outside,

@@ -16,13 +16,26 @@ const EDGE_SLACK_S: f64 = 0.25;
 pub struct Phase {
     pub intervals: Vec<usize>,
     pub text: String,
+    /// The run recorded no load stages (schema 1), so the phase is a guess
+    /// from the interval list alone.
+    pub unstaged: bool,
 }
+
+/// Said of a side whose runs recorded no stages, in the method line.
+pub const UNSTAGED: &str = "schema-1 runs record no load stages: their measured phase is the whole run minus its first and last interval (warm-up, graceful stop)";
 
 /// The steady part of the run: intervals lying wholly inside stages that
 /// hold a level above zero, the first interval of the run left out; if
 /// that leaves fewer than [`MIN_INTERVALS`], every interval before the
 /// graceful stop (first one left out when enough remain).
+///
+/// A run without stages (schema 1) is measured whole but its first and
+/// last interval: otherwise nothing of it would lie in a stage, and a
+/// committed baseline would compare nothing.
 pub fn measured(records: &[IntervalRecord], load: &LoadSpec) -> Phase {
+    if load.stages.is_empty() {
+        return unstaged(records.len());
+    }
     let holds = hold_windows(load);
     let staged_end: f64 = load.stages.iter().map(|s| s.duration_s).sum();
     let window = |r: &IntervalRecord| (r.elapsed_s - r.duration_s, r.elapsed_s);
@@ -47,6 +60,7 @@ pub fn measured(records: &[IntervalRecord], load: &LoadSpec) -> Phase {
         return Phase {
             intervals: steady,
             text,
+            unstaged: false,
         };
     }
     let staged: Vec<usize> = records
@@ -68,6 +82,25 @@ pub fn measured(records: &[IntervalRecord], load: &LoadSpec) -> Phase {
     Phase {
         intervals: staged,
         text,
+        unstaged: false,
+    }
+}
+
+/// Every interval but the first and the last, when any remain.
+fn unstaged(n: usize) -> Phase {
+    let intervals: Vec<usize> = if n > 2 {
+        (1..n - 1).collect()
+    } else {
+        (0..n).collect()
+    };
+    let text = format!(
+        "{} of {n} intervals (no load stages recorded: the whole run minus its first and last interval)",
+        intervals.len()
+    );
+    Phase {
+        intervals,
+        text,
+        unstaged: true,
     }
 }
 
@@ -145,5 +178,14 @@ mod tests {
         assert!(p.text.contains("no steady phase"));
         let short = measured(&records(3), &load(5.0, &[(3.0, 5.0)]));
         assert_eq!(short.intervals, vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn a_run_without_stages_is_measured_whole_but_its_ends() {
+        let p = measured(&records(31), &load(0.0, &[]));
+        assert_eq!(p.intervals, (1..30).collect::<Vec<_>>());
+        assert!(p.unstaged);
+        assert!(p.text.starts_with("29 of 31 intervals (no load stages"));
+        assert_eq!(measured(&records(2), &load(0.0, &[])).intervals, [0, 1]);
     }
 }

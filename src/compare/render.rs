@@ -4,10 +4,10 @@
 //! value, change and verdict per candidate, then why each finding and each
 //! `inconclusive` is what it is.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
 
-use super::{Column, Comparison, Row, Stat, Verdict};
+use super::{Column, Comparison, MetricRows, Row, Stat, Verdict};
 use crate::results::format_ms;
 
 /// Text or Markdown.
@@ -177,52 +177,82 @@ fn header(cmp: &Comparison) -> Vec<String> {
 /// A cell and, for verdict cells, the verdict (for colour).
 pub type Cell = (String, Option<Verdict>);
 
+/// One block of rows per metric of any column, matched by name: a
+/// candidate's metrics need not be the first one's, nor in its order.
 fn body(cmp: &Comparison) -> Vec<Vec<Cell>> {
     let one = cmp.columns.len() == 1;
-    let Some(first) = cmp.columns.first() else {
-        return Vec::new();
-    };
+    let names: BTreeSet<&str> = cmp
+        .columns
+        .iter()
+        .flat_map(|c| &c.metrics)
+        .map(|m| m.metric.as_str())
+        .collect();
+    // The empty cells after a count, per candidate.
+    let blanks = if one { 3 } else { 2 };
     let mut out = Vec::new();
-    for (mi, m) in first.metrics.iter().enumerate() {
-        let counts: Vec<String> = cmp
+    for name in names {
+        let found: Vec<Option<&MetricRows>> = cmp
             .columns
             .iter()
-            .map(|c| c.metrics[mi].candidate_count.to_string())
+            .map(|c| c.metrics.iter().find(|m| m.metric == name))
             .collect();
+        // The base side is the same in every column: take it from any.
+        let Some(any) = found.iter().flatten().next() else {
+            continue;
+        };
         let mut count_row: Vec<Cell> = vec![
-            (m.metric.clone(), None),
+            (name.to_string(), None),
             ("count".into(), None),
-            (m.base_count.to_string(), None),
+            (any.base_count.to_string(), None),
         ];
-        for c in counts {
-            count_row.push((c, None));
-            count_row.push((String::new(), None));
-            if one {
-                count_row.push((String::new(), None));
-            }
-            count_row.push((String::new(), None));
+        for m in &found {
+            let count = m.map_or("-".to_string(), |m| m.candidate_count.to_string());
+            count_row.push((count, None));
+            count_row.extend(std::iter::repeat_n((String::new(), None), blanks));
         }
         out.push(count_row);
-        for (si, row) in m.rows.iter().enumerate() {
+        let row_of = |m: &Option<&MetricRows>, stat: Stat| -> Option<Row> {
+            m.and_then(|m| m.rows.iter().find(|r| r.stat == stat))
+                .cloned()
+        };
+        for stat in Stat::ALL {
+            let rows: Vec<Option<Row>> = found.iter().map(|m| row_of(m, stat)).collect();
+            let Some(base) = rows.iter().flatten().next() else {
+                continue;
+            };
             let mut cells: Vec<Cell> = vec![
                 (String::new(), None),
-                (row.stat.label().into(), None),
-                (value(row.stat, row.base), None),
+                (stat.label().into(), None),
+                (value(stat, base.base), None),
             ];
-            for col in &cmp.columns {
-                let r = &col.metrics[mi].rows[si];
-                cells.push((value(r.stat, r.candidate), None));
-                cells.push((change(r), None));
-                if one {
-                    cells.push((ci(r), None));
+            for r in &rows {
+                match r {
+                    Some(r) => {
+                        cells.push((value(stat, r.candidate), None));
+                        cells.push((change(r), None));
+                        if one {
+                            cells.push((ci(r), None));
+                        }
+                        cells.push((r.verdict.to_string(), Some(r.verdict)));
+                    }
+                    None => {
+                        cells.push(("-".into(), None));
+                        cells.push(("-".into(), None));
+                        if one {
+                            cells.push((String::new(), None));
+                        }
+                        cells.push((MISSING.into(), None));
+                    }
                 }
-                cells.push((r.verdict.to_string(), Some(r.verdict)));
             }
             out.push(cells);
         }
     }
     out
 }
+
+/// What a candidate's cells say for a metric it does not have.
+const MISSING: &str = "missing";
 
 fn value(stat: Stat, v: Option<f64>) -> String {
     match (stat, v) {

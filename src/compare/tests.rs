@@ -42,34 +42,47 @@ fn normal(rng: &mut StdRng) -> f64 {
 }
 
 fn run(id: &str, scenario_sha: &str, shape: Shape, seed: u64) -> Run {
+    run_of(id, scenario_sha, &[(METRIC, shape)], seed)
+}
+
+/// A run measuring each of `metrics` with its own shape (the seconds of
+/// the first).
+fn run_of(id: &str, scenario_sha: &str, metrics: &[(&str, Shape)], seed: u64) -> Run {
+    let shape = metrics[0].1;
     let mut rng = StdRng::seed_from_u64(seed);
     let records: Vec<IntervalRecord> = (0..shape.seconds)
         .map(|i| {
-            // Each second drifts a little, as a real server's do.
-            let second = shape.scale_ms * (0.03 * normal(&mut rng)).exp();
-            let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
-            for _ in 0..shape.per_second {
-                let ms = second * (0.4 * normal(&mut rng)).exp();
-                h.record((ms * 1000.0).max(1.0) as u64).unwrap();
-            }
-            let m = IntervalMetricRecord {
-                count: shape.per_second as u64,
-                errors: 0,
-                errors_by_class: BTreeMap::new(),
-                rate: shape.per_second as f64,
-                p50_ms: None,
-                p90_ms: None,
-                p95_ms: None,
-                p99_ms: None,
-                max_ms: None,
-                histogram: h,
+            let mut one = |shape: Shape| {
+                // Each second drifts a little, as a real server's do.
+                let second = shape.scale_ms * (0.03 * normal(&mut rng)).exp();
+                let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+                for _ in 0..shape.per_second {
+                    let ms = second * (0.4 * normal(&mut rng)).exp();
+                    h.record((ms * 1000.0).max(1.0) as u64).unwrap();
+                }
+                IntervalMetricRecord {
+                    count: shape.per_second as u64,
+                    errors: 0,
+                    errors_by_class: BTreeMap::new(),
+                    rate: shape.per_second as f64,
+                    p50_ms: None,
+                    p90_ms: None,
+                    p95_ms: None,
+                    p99_ms: None,
+                    max_ms: None,
+                    histogram: h,
+                }
             };
+            let metrics = metrics
+                .iter()
+                .map(|&(name, shape)| (name.to_string(), one(shape)))
+                .collect();
             IntervalRecord {
                 elapsed_s: (i + 1) as f64,
                 start_unix_ms: 1_000 * i as u64,
                 duration_s: 1.0,
                 stage: None,
-                metrics: BTreeMap::from([(METRIC.to_string(), m)]),
+                metrics,
                 counters: BTreeMap::new(),
                 gauges: BTreeMap::new(),
                 target: Default::default(),
@@ -342,6 +355,120 @@ fn several_candidates_get_a_column_each() {
         "{text}"
     );
     assert!(text.contains("**regressed**"), "{text}");
+}
+
+#[test]
+fn candidates_with_different_metrics_line_up_by_name() {
+    // The base and candidate 2 measure a.x and b.y; candidate 1 adds c.z
+    // (first in its list, after a.x), candidate 3 adds d.w (last): the old
+    // positional match crashed on candidate 2 and showed c.z's numbers
+    // under d.w's name.
+    let at = |ms: f64| Shape {
+        scale_ms: ms,
+        ..Shape::default()
+    };
+    let mk = |id: &str, metrics: &[(&str, f64)], seed| {
+        let m: Vec<(&str, Shape)> = metrics.iter().map(|&(n, ms)| (n, at(ms))).collect();
+        side(id, vec![run_of(id, "ab", &m, seed)])
+    };
+    let base = mk("base", &[("a.x", 10.0), ("b.y", 20.0)], 1);
+    let c1 = mk("c1", &[("a.x", 10.0), ("c.z", 40.0), ("b.y", 20.0)], 2);
+    let c2 = mk("c2", &[("a.x", 10.0), ("b.y", 20.0)], 3);
+    let c3 = mk("c3", &[("a.x", 10.0), ("b.y", 20.0), ("d.w", 80.0)], 4);
+    let cmp = compare(&base, &[c1, c2, c3], &Options::default(), false).unwrap();
+    let p50 = |col: usize, metric: &str| {
+        let m = cmp.columns[col].metrics.iter().find(|m| m.metric == metric);
+        let row = m.unwrap().rows.iter().find(|r| r.stat == Stat::P50);
+        crate::results::format_ms(row.unwrap().candidate)
+    };
+    // md: metric, stat, base, then value, change, verdict per candidate.
+    let mut md = Vec::new();
+    render::write(&cmp, render::Style::Markdown, &mut md).unwrap();
+    let md = String::from_utf8(md).unwrap();
+    let lines: Vec<&str> = md.lines().collect();
+    let cells = |metric: &str, below: usize| -> Vec<String> {
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with(&format!("| {metric} | count |")))
+            .unwrap_or_else(|| panic!("no {metric} in {md}"));
+        let cells: Vec<String> = lines[at + below]
+            .split('|')
+            .map(|c| c.trim().to_string())
+            .collect();
+        // The split leaves an empty piece before the first | and after the last.
+        cells[1..cells.len() - 1].to_vec()
+    };
+    for (metric, present) in [("c.z", [0]), ("d.w", [2])] {
+        let count = cells(metric, 0);
+        let row = cells(metric, 2);
+        assert_eq!(row[1], "p50", "{md}");
+        for col in 0..3 {
+            if present.contains(&col) {
+                assert_eq!(row[3 + 3 * col], p50(col, metric), "{metric} {col}: {md}");
+                assert_ne!(row[5 + 3 * col], "missing", "{md}");
+            } else {
+                assert_eq!(count[3 + 3 * col], "-", "{metric} {col}: {md}");
+                assert_eq!(row[5 + 3 * col], "missing", "{metric} {col}: {md}");
+            }
+        }
+    }
+    let b = cells("b.y", 2);
+    for col in 0..3 {
+        assert_eq!(b[3 + 3 * col], p50(col, "b.y"), "b.y {col}: {md}");
+    }
+    // Text: the same rows, names left, and every metric once.
+    let mut text = Vec::new();
+    render::write(&cmp, render::Style::Text { colour: false }, &mut text).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    for metric in ["a.x", "b.y", "c.z", "d.w"] {
+        let count = text
+            .lines()
+            .filter(|l| l.split_whitespace().next() == Some(metric))
+            .count();
+        assert_eq!(count, 1, "{metric}: {text}");
+    }
+    let dw: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("d.w"))
+        .nth(2)
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(dw[0], "p50", "{text}");
+    let d3 = p50(2, "d.w");
+    // base, then candidates 1 and 2 missing, then candidate 3's value.
+    let want = ["-", "-", "-", "missing", "-", "-", "missing", d3.as_str()];
+    assert_eq!(dw[1..9], want, "{text}");
+}
+
+#[test]
+fn every_run_of_a_side_is_fingerprinted() {
+    let mut a = reps("a", 3, Shape::default(), 1);
+    a.runs[2].summary.host.cores = 8;
+    let mut b = reps("b", 3, Shape::default(), 20);
+    // Only a later run differs: comparing first runs alone missed it.
+    b.runs[1].summary.target.rocketchat_version = Some("7.11".into());
+    let cmp = compare(&a, &[b], &Options::default(), false).unwrap();
+    let col = &cmp.columns[0];
+    assert!(
+        col.warnings[0].contains("the base's 3 runs are not one setup: host.cores"),
+        "{:?}",
+        col.warnings
+    );
+    assert!(
+        col.warnings[1].contains("candidate's 3 runs")
+            && col.warnings[1].contains("target.rocketchat_version"),
+        "{:?}",
+        col.warnings
+    );
+    let fields: Vec<&str> = col.differences.iter().map(|d| d.field.as_str()).collect();
+    assert_eq!(fields, ["host.cores", "target.rocketchat_version"]);
+    // Another scenario inside one side is refused as between sides.
+    let mut c = reps("c", 3, Shape::default(), 40);
+    c.runs[2] = run("c-other", "cd", Shape::default(), 41);
+    let err = compare(&a, std::slice::from_ref(&c), &Options::default(), false).unwrap_err();
+    assert!(err.to_string().contains("c-other"), "{err}");
+    assert!(compare(&a, &[c], &Options::default(), true).is_ok());
 }
 
 #[test]
