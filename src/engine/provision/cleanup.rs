@@ -9,6 +9,8 @@
 //! all is deleted: a prefix that matches someone else's account means the
 //! wrong scenario or the wrong server.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use futures::StreamExt;
 use futures::stream;
 use serde_json::Value;
@@ -193,53 +195,75 @@ pub async fn delete(
     concurrency: usize,
     observer: &dyn ProvisionObserver,
 ) -> Deleted {
-    let stats = RetryStats::default();
-    let total = (survey.users.len() + survey.rooms.len()) as u64;
-    let done = std::sync::atomic::AtomicU64::new(0);
-    let tick = || {
-        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        observer.progress(n, total);
+    let batch = Batch {
+        stats: RetryStats::default(),
+        total: (survey.users.len() + survey.rooms.len()) as u64,
+        done: AtomicU64::new(0),
+        concurrency: concurrency.max(1),
+        observer,
     };
     let mut out = Deleted::default();
-    let rooms: Vec<(String, Result<(), RcError>)> = stream::iter(&survey.rooms)
-        .map(|room| {
-            let (stats, tick) = (&stats, &tick);
-            async move {
-                let what = format!("channels.delete of `{}`", room.name);
-                let r = retrying(&what, observer, stats, || admin.channels_delete(&room.id)).await;
-                tick();
-                (room.name.clone(), r)
-            }
+    let (rooms, failed) = batch
+        .run("channels.delete", &survey.rooms, |id| {
+            admin.channels_delete(id)
         })
-        .buffer_unordered(concurrency.max(1))
-        .collect()
         .await;
-    let users: Vec<(String, Result<(), RcError>)> = stream::iter(&survey.users)
-        .map(|user| {
-            let (stats, tick) = (&stats, &tick);
-            async move {
-                let what = format!("users.delete of `{}`", user.name);
-                let r = retrying(&what, observer, stats, || admin.users_delete(&user.id)).await;
-                tick();
-                (user.name.clone(), r)
-            }
-        })
-        .buffer_unordered(concurrency.max(1))
-        .collect()
+    out.rooms = rooms;
+    out.failed.extend(failed);
+    let (users, failed) = batch
+        .run("users.delete", &survey.users, |id| admin.users_delete(id))
         .await;
-    for (name, r) in rooms {
-        match r {
-            Ok(()) => out.rooms += 1,
-            Err(e) => out.failed.push((name, e)),
-        }
-    }
-    for (name, r) in users {
-        match r {
-            Ok(()) => out.users += 1,
-            Err(e) => out.failed.push((name, e)),
-        }
-    }
+    out.users = users;
+    out.failed.extend(failed);
     out
+}
+
+/// Deletions sharing one progress count and one retry policy.
+struct Batch<'a> {
+    stats: RetryStats,
+    total: u64,
+    done: AtomicU64,
+    concurrency: usize,
+    observer: &'a dyn ProvisionObserver,
+}
+
+impl Batch<'_> {
+    /// `call(id)` for each of `found`, retried; the count deleted and the
+    /// failures by name.
+    async fn run<'f, F, Fut>(
+        &self,
+        route: &str,
+        found: &'f [Found],
+        call: F,
+    ) -> (usize, Vec<(String, RcError)>)
+    where
+        F: Fn(&'f str) -> Fut,
+        Fut: std::future::Future<Output = Result<(), RcError>>,
+    {
+        let results: Vec<(String, Result<(), RcError>)> = stream::iter(found)
+            .map(|f| {
+                let call = &call;
+                async move {
+                    let what = format!("{route} of `{}`", f.name);
+                    let r = retrying(&what, self.observer, &self.stats, || call(&f.id)).await;
+                    let n = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+                    self.observer.progress(n, self.total);
+                    (f.name.clone(), r)
+                }
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        let mut deleted = 0;
+        let mut failed = Vec::new();
+        for (name, r) in results {
+            match r {
+                Ok(()) => deleted += 1,
+                Err(e) => failed.push((name, e)),
+            }
+        }
+        (deleted, failed)
+    }
 }
 
 #[cfg(test)]
