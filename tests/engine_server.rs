@@ -578,3 +578,102 @@ async fn measures_twice_after_one_provisioning() {
     prepared.shutdown();
     server.shutdown();
 }
+
+/// Every step kind, each way it can go: what a run records must be what
+/// validation says it may record (thresholds and capacity SLOs are
+/// checked against that list), and every metric a step says it records
+/// shows up when it runs.
+const EVERY_STEP: &str = r#"
+name: every-step
+users: { count: 2, prefix: every-, password: pw-123 }
+rooms: { count: 1, prefix: every-room-, members_per_room: 2 }
+load: { model: closed, vus: 2, duration: 3s, graceful_stop: 5s }
+behaviours:
+  - name: all
+    setup:
+      - web_client_boot: {}
+      - login: { via: rest }
+      - login: { via: ddp }
+      - connect: {}
+    steps:
+      - subscribe: { stream: room-messages, rooms: joined }
+      - subscribe: { stream: typing, rooms: current }
+      - subscribe: { stream: notify-user }
+      - subscribe: { stream: presence, rooms: current }
+      - subscribe: { stream: my-messages }
+      - send_message: { room: current, via: ddp }
+      - send_message: { room: current, via: post_message }
+      - send_message: { room: current, via: send_message }
+      - wait_for_message: { room: current, timeout: 2s }
+      - load_history: { room: current, via: ddp, count: 5 }
+      - load_history: { room: current, via: rest, count: 5 }
+      - read: { room: current, via: ddp }
+      - read: { room: current, via: rest }
+      - join_room: { room: current, via: ddp }
+      - join_room: { room: current, via: rest }
+      - open_room: { room: current, via: rest }
+      - open_room: { room: current, via: ddp }
+      - typing: { room: current, duration: 10ms }
+      - set_status: { status: online, via: ddp }
+      - set_status: { status: away, via: ddp }
+      - set_status: { status: busy, message: "in a test", via: ddp }
+      - set_status: { status: online, via: rest }
+      - http: { path: "/api/v1/me" }
+      - repeat:
+          count: 1
+          steps:
+            - think: 10ms
+      - group:
+          name: tx
+          steps:
+            - unsubscribe: { stream: typing, rooms: current }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recorded_metrics_are_the_ones_validation_knows() {
+    use rocketload::scenario::validate::produced_metrics;
+    use std::collections::BTreeSet;
+
+    let server = start_server();
+    let prepared = prepare(plan_of(EVERY_STEP, server.urls(), None, false)).await;
+    let m = measure(&prepared, Overrides::default(), async {}, None).await;
+    server.shutdown();
+    let scenario = match load_str_with_warnings(EVERY_STEP, "test.yaml", &|_| None) {
+        Ok(l) => l.scenario,
+        Err(e) => panic!("{e}"),
+    };
+    let produced = produced_metrics(&scenario);
+    let recorded: BTreeSet<String> = m
+        .summary
+        .metrics
+        .keys()
+        .chain(m.summary.counters.keys())
+        .cloned()
+        .collect();
+    let unknown: Vec<&String> = recorded.difference(&produced).collect();
+    assert!(
+        unknown.is_empty(),
+        "recorded but not in produced_metrics: {unknown:?}"
+    );
+    // Each step's own list, as it ran (all steps succeed against serve).
+    let mut said = BTreeSet::new();
+    fn walk(steps: &[rocketload::scenario::Step], out: &mut BTreeSet<String>) {
+        for s in steps {
+            out.extend(s.recorded_metrics());
+            walk(s.children(), out);
+        }
+    }
+    for b in &scenario.behaviours {
+        walk(&b.setup, &mut said);
+        walk(&b.steps, &mut said);
+    }
+    let missing: Vec<&String> = said.difference(&recorded).collect();
+    assert!(missing.is_empty(), "said but not recorded: {missing:?}");
+    for name in [
+        "ddp.sub.stream-notify-all",
+        "rest.method.call/rooms/get",
+        "tx",
+    ] {
+        assert!(recorded.contains(name), "{name} not recorded: {recorded:?}");
+    }
+}

@@ -1,7 +1,7 @@
 //! The metric names every run has, whatever its steps, and which of them
 //! are counters: the one list that scenario validation, the engine and
 //! the results read. Step metrics (`rest.<endpoint>`, `ddp.method.<name>`,
-//! ...) are named by the scenario model (`Step::metric_name`).
+//! ...) are named in `scenario::recorded`.
 
 /// The special threshold metric: every client operation together.
 pub const ALL_OPERATIONS: &str = "errors";

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::engine::RunPlan;
-use crate::scenario::{Model, SendVia, Step, Think, Via};
+use crate::scenario::{Model, SendVia, Step, Think, Via, recorded};
 
 /// REST routes (after `/api/v1/`) and DDP methods a step calls once.
 #[derive(Default)]
@@ -56,16 +56,20 @@ fn calls_of(step: &Step) -> Calls {
             Via::Rest => rest("users.setStatus"),
             Via::Ddp => ddp("setUserStatus"),
         },
-        Step::Typing(_) => ddp("stream-notify-room"),
+        Step::Typing(_) => ddp(recorded::NOTIFY_ROOM),
         // loadHistory (over DDP, or REST method.call), then REST read.
         Step::OpenRoom(_) => Calls {
             rest: vec!["subscriptions.read".into()],
             ddp: vec!["loadHistory"],
         },
-        // A REST login (unless the VU has a session), then DDP resume.
+        // A REST login (unless the VU has a session), DDP resume, and the
+        // methods the client calls through `method.call`.
         Step::WebClientBoot(_) => Calls {
             rest: vec!["login".into()],
-            ddp: vec!["login"],
+            ddp: [recorded::BOOT_ANON_METHOD, "login"]
+                .into_iter()
+                .chain(recorded::BOOT_METHODS)
+                .collect(),
         },
         Step::Http(s) => match v1_route(&s.path) {
             Some(r) => rest(&r),

@@ -13,6 +13,7 @@ pub mod fault;
 pub mod interpolate;
 mod load;
 pub mod model;
+pub mod recorded;
 pub mod slo;
 pub mod template;
 pub mod validate;

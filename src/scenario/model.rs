@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use super::duration::{deserialize_duration, deserialize_opt_duration};
 pub use super::fault::{Fault, ScheduledFault};
+use super::recorded;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -419,45 +420,6 @@ impl Step {
         }
     }
 
-    /// The metric this step records under: its `name:` if given, else the
-    /// default of docs/scenarios.md. `None` for steps that record nothing
-    /// themselves (think, repeat).
-    pub fn metric_name(&self) -> Option<String> {
-        if let Some(n) = self.custom_name() {
-            return Some(n.to_string());
-        }
-        let rest_or_ddp = |via: Via, rest: &str, ddp: &str| match via {
-            Via::Rest => format!("rest.{rest}"),
-            Via::Ddp => format!("ddp.method.{ddp}"),
-        };
-        Some(match self {
-            Step::Login(_) => "login".into(),
-            Step::Connect(_) => "ddp.connect".into(),
-            Step::Subscribe(s) => format!("ddp.sub.{}", s.stream.publication()),
-            Step::Unsubscribe(_) => "ddp.unsub".into(),
-            Step::SendMessage(s) => match s.via {
-                SendVia::Ddp => "ddp.method.sendMessage".into(),
-                SendVia::PostMessage => "rest.chat.postMessage".into(),
-                SendVia::SendMessage => "rest.chat.sendMessage".into(),
-            },
-            Step::LoadHistory(s) => rest_or_ddp(s.via, "channels.history", "loadHistory"),
-            Step::Read(s) => rest_or_ddp(s.via, "subscriptions.read", "readMessages"),
-            Step::JoinRoom(s) => rest_or_ddp(s.via, "channels.join", "joinRoom"),
-            // Over DDP the web client's presence methods, as the engine calls them.
-            Step::SetStatus(s) => match (s.via, s.status, &s.message) {
-                (Via::Ddp, Status::Online, None) => "ddp.method.UserPresence:online".into(),
-                (Via::Ddp, Status::Away, None) => "ddp.method.UserPresence:away".into(),
-                (via, _, _) => rest_or_ddp(via, "users.setStatus", "setUserStatus"),
-            },
-            Step::Typing(_) => "ddp.method.stream-notify-room".into(),
-            Step::OpenRoom(_) => "open_room".into(),
-            Step::WebClientBoot(_) => "web_client_boot".into(),
-            Step::Http(h) => http_metric_name(&h.path),
-            Step::WaitForMessage(_) => "wait_for_message".into(),
-            Step::Think(_) | Step::Repeat(_) | Step::Group(_) => return None,
-        })
-    }
-
     /// Nested steps of `repeat` and `group`.
     pub fn children(&self) -> &[Step] {
         match self {
@@ -468,25 +430,14 @@ impl Step {
     }
 }
 
-/// `rest.<endpoint>` of a path: `/api/v1/rooms.get?x=1` -> `rest.rooms.get`,
-/// `/api/info` -> `rest.info`, other paths -> `rest.<path without the leading />`.
-pub fn http_metric_name(path: &str) -> String {
-    let path = path.split('?').next().unwrap_or_default();
-    let endpoint = path
-        .strip_prefix("/api/v1/")
-        .or_else(|| path.strip_prefix("/api/"))
-        .unwrap_or(path.trim_start_matches('/'));
-    format!("rest.{endpoint}")
-}
-
 impl Stream {
     /// The Rocket.Chat publication this stream subscribes to.
     pub fn publication(self) -> &'static str {
         match self {
-            Stream::RoomMessages | Stream::MyMessages => "stream-room-messages",
-            Stream::Typing => "stream-notify-room",
-            Stream::NotifyUser => "stream-notify-user",
-            Stream::Presence => "stream-user-presence",
+            Stream::RoomMessages | Stream::MyMessages => recorded::ROOM_MESSAGES,
+            Stream::Typing => recorded::NOTIFY_ROOM,
+            Stream::NotifyUser => recorded::NOTIFY_USER,
+            Stream::Presence => recorded::USER_PRESENCE,
         }
     }
 

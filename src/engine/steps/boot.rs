@@ -5,12 +5,14 @@
 
 use serde_json::Value;
 
-use super::metric_name;
-use super::subscribe::{NOTIFY_USER, SubSpec};
+use super::subscribe::SubSpec;
 use crate::engine::clock::IterationClock;
 use crate::engine::vu::Vu;
 use crate::metrics::ErrorClass;
-use crate::scenario::NamedStep;
+use crate::scenario::recorded::{
+    self, BOOT_ANON_METHOD, BOOT_METHODS, BOOT_PUBLIC_SUBS, DDP_RESUME, LOGIN, NOTIFY_ALL,
+    NOTIFY_LOGGED, NOTIFY_USER,
+};
 
 /// `stream-notify-logged` events the web client listens to.
 const LOGGED_EVENTS: [&str; 13] = [
@@ -43,48 +45,34 @@ const USER_EVENTS: [&str; 10] = [
     "video-conference",
 ];
 
-/// Methods called through REST `method.call` after login.
-const BOOT_METHODS: [&str; 6] = [
-    "license:isEnterprise",
-    "listCustomSounds",
-    "listCustomUserStatus",
-    "rooms/get",
-    "permissions/get",
-    "subscriptions/get",
-];
-
 impl Vu {
-    pub(crate) async fn web_client_boot(&mut self, step: &NamedStep, clock: &mut IterationClock) {
-        let metric = metric_name(&step.name, "web_client_boot");
+    pub(crate) async fn web_client_boot(&mut self, metric: &str, clock: &mut IterationClock) {
         let t = clock.start_enclosing();
         let errors = self.errors;
-        self.boot_sequence(clock).await;
+        self.boot_sequence(metric, clock).await;
         let outcome = self.outcome_since(errors);
-        self.record(&metric, t, outcome);
+        self.record(metric, t, outcome);
     }
 
-    async fn boot_sequence(&mut self, clock: &mut IterationClock) {
+    async fn boot_sequence(&mut self, metric: &str, clock: &mut IterationClock) {
         // Websocket + DDP connect (the page's first frames).
         if let Err(_class) = self.ddp(clock).await {
             return;
         }
-        self.rest_method("public-settings/get", vec![], true, clock)
+        self.rest_method(BOOT_ANON_METHOD, vec![], true, clock)
             .await;
-        for (name, params) in [
-            ("meteor.loginServiceConfiguration", vec![]),
-            ("meteor_autoupdate_clientVersions", vec![]),
-        ] {
+        for name in BOOT_PUBLIC_SUBS {
             let spec = SubSpec {
                 stream: None,
                 name,
-                params,
+                params: vec![],
                 tracked_room: None,
                 room_id: None,
             };
-            self.sub(spec, &format!("ddp.sub.{name}"), clock).await;
+            self.sub(spec, &recorded::ddp_sub(name), clock).await;
         }
-        let spec = SubSpec::stream(None, "stream-notify-all", "public-settings-changed");
-        self.sub(spec, "ddp.sub.stream-notify-all", clock).await;
+        let spec = SubSpec::stream(None, NOTIFY_ALL, "public-settings-changed");
+        self.sub(spec, &recorded::ddp_sub(NOTIFY_ALL), clock).await;
         if self.stop.is_stopped() {
             return;
         }
@@ -95,9 +83,9 @@ impl Vu {
             let t = clock.start();
             let r = match self.rest() {
                 Ok(rest) => rest.login(&user, &pass).await,
-                Err(c) => return self.fail_now("login", c),
+                Err(c) => return self.fail_now(LOGIN, c),
             };
-            let Some(session) = self.done("login", t, r) else {
+            let Some(session) = self.done(LOGIN, t, r) else {
                 return;
             };
             self.set_session(session.clone());
@@ -107,12 +95,12 @@ impl Vu {
             };
             let t = clock.start();
             let r = ddp.login_resume(&session.token).await;
-            if let Some(s) = self.done("ddp.method.login", t, r) {
+            if let Some(s) = self.done(DDP_RESUME, t, r) {
                 self.set_session(s);
             }
         }
         let Some(uid) = self.session.as_ref().map(|s| s.user_id.clone()) else {
-            self.fail_now("web_client_boot", ErrorClass::Other);
+            self.fail_now(metric, ErrorClass::Other);
             return;
         };
 
@@ -120,16 +108,16 @@ impl Vu {
             if self.stop.is_stopped() {
                 return;
             }
-            let spec = SubSpec::stream(None, "stream-notify-logged", ev);
-            self.sub(spec, "ddp.sub.stream-notify-logged", clock).await;
+            let spec = SubSpec::stream(None, NOTIFY_LOGGED, ev);
+            self.sub(spec, &recorded::ddp_sub(NOTIFY_LOGGED), clock)
+                .await;
         }
         for ev in USER_EVENTS {
             if self.stop.is_stopped() {
                 return;
             }
             let spec = SubSpec::stream(None, NOTIFY_USER, &format!("{uid}/{ev}"));
-            self.sub(spec, &format!("ddp.sub.{NOTIFY_USER}"), clock)
-                .await;
+            self.sub(spec, &recorded::ddp_sub(NOTIFY_USER), clock).await;
         }
         for method in BOOT_METHODS {
             if self.stop.is_stopped() {

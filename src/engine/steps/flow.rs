@@ -2,7 +2,6 @@
 
 use tokio::time::Instant;
 
-use super::metric_name;
 use crate::engine::clock::IterationClock;
 use crate::engine::sink::MessageFilter;
 use crate::engine::think;
@@ -82,12 +81,12 @@ impl Vu {
     pub(crate) async fn wait_for_message(
         &mut self,
         step: &WaitForMessageStep,
+        metric: &str,
         clock: &mut IterationClock,
     ) -> Flow {
-        let metric = metric_name(&step.name, "wait_for_message");
         let mut filter = MessageFilter::default();
         if let Some(sel) = &step.room {
-            let Some(room) = self.room_for(sel, &metric).await else {
+            let Some(room) = self.room_for(sel, metric).await else {
                 return Flow::Continue;
             };
             filter.room_id = Some(room.id);
@@ -100,7 +99,7 @@ impl Vu {
                 match self.render(s) {
                     Ok(v) => *dst = Some(v),
                     Err(c) => {
-                        self.fail_now(&metric, c);
+                        self.fail_now(metric, c);
                         return Flow::Continue;
                     }
                 }
@@ -115,8 +114,8 @@ impl Vu {
         };
         self.sink.clear_wait();
         match result {
-            Some(true) => self.record(&metric, t, Ok(())),
-            Some(false) => self.record(&metric, t, Err(ErrorClass::Timeout)),
+            Some(true) => self.record(metric, t, Ok(())),
+            Some(false) => self.record(metric, t, Err(ErrorClass::Timeout)),
             None => return Flow::Stopped,
         }
         Flow::Continue

@@ -9,16 +9,7 @@ use crate::engine::clock::IterationClock;
 use crate::engine::vu::Vu;
 use crate::metrics::ErrorClass;
 use crate::scenario::HttpStep;
-
-/// `rest.<endpoint>` of a path: `/api/v1/rooms.get?x=1` -> `rest.rooms.get`.
-pub(crate) fn endpoint_metric(path: &str) -> String {
-    let path = path.split('?').next().unwrap_or_default();
-    let ep = path
-        .strip_prefix("/api/v1/")
-        .or_else(|| path.strip_prefix("/api/"))
-        .unwrap_or(path.trim_start_matches('/'));
-    format!("rest.{ep}")
-}
+use crate::scenario::recorded::http_metric_name;
 
 impl Vu {
     /// Renders every string inside a JSON value.
@@ -48,14 +39,14 @@ impl Vu {
                 let metric = step
                     .name
                     .clone()
-                    .unwrap_or_else(|| endpoint_metric(&step.path));
+                    .unwrap_or_else(|| http_metric_name(&step.path));
                 return self.fail_now(&metric, c);
             }
         };
         // Named steps (the usual case) borrow their name: no allocation per request.
         let metric: Cow<str> = match &step.name {
             Some(n) => Cow::Borrowed(n),
-            None => Cow::Owned(endpoint_metric(&path)),
+            None => Cow::Owned(http_metric_name(&path)),
         };
         let body = match step.body.as_ref().map(|b| self.render_json(b)).transpose() {
             Ok(b) => b,
@@ -114,17 +105,5 @@ impl Vu {
             }
         }
         self.record(&metric, t, outcome);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::endpoint_metric;
-
-    #[test]
-    fn endpoint_names() {
-        assert_eq!(endpoint_metric("/api/v1/rooms.get?x=1"), "rest.rooms.get");
-        assert_eq!(endpoint_metric("/api/info"), "rest.info");
-        assert_eq!(endpoint_metric("me"), "rest.me");
     }
 }

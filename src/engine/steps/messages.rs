@@ -6,11 +6,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rand::RngExt;
 use serde_json::{Value, json};
 
-use super::{metric_name, via_metric};
 use crate::engine::clock::IterationClock;
 use crate::engine::sink::now_unix_us;
 use crate::engine::vu::{Flow, Vu};
 use crate::rocketchat::MessageToken;
+use crate::scenario::recorded;
 use crate::scenario::{
     LoadHistoryStep, RoomStep, SendMessageStep, SendVia, TypingEvent, TypingStep, Via,
 };
@@ -74,22 +74,15 @@ impl Vu {
     pub(crate) async fn send_message(
         &mut self,
         step: &SendMessageStep,
+        metric: &str,
         clock: &mut IterationClock,
     ) {
-        let metric = metric_name(
-            &step.name,
-            match step.via {
-                SendVia::Ddp => "ddp.method.sendMessage",
-                SendVia::PostMessage => "rest.chat.postMessage",
-                SendVia::SendMessage => "rest.chat.sendMessage",
-            },
-        );
-        let Some(room) = self.room_for(&step.room, &metric).await else {
+        let Some(room) = self.room_for(&step.room, metric).await else {
             return;
         };
         let mut text = match self.render(step.text.as_deref().unwrap_or(DEFAULT_TEXT)) {
             Ok(t) => t,
-            Err(c) => return self.fail_now(&metric, c),
+            Err(c) => return self.fail_now(metric, c),
         };
         if let Some(size) = step.size {
             pad(&mut text, size);
@@ -97,7 +90,7 @@ impl Vu {
         let ddp = match step.via {
             SendVia::Ddp => match self.ddp(clock).await {
                 Ok(d) => Some(d),
-                Err(c) => return self.fail_now(&metric, c),
+                Err(c) => return self.fail_now(metric, c),
             },
             _ => None,
         };
@@ -120,7 +113,7 @@ impl Vu {
             Some(ddp) => {
                 let msg = json!({"_id": id, "rid": room.id, "msg": text});
                 let r = ddp.call("sendMessage", vec![msg]).await;
-                self.done(&metric, t, r).is_some()
+                self.done(metric, t, r).is_some()
             }
             None => {
                 let r = match self.rest() {
@@ -130,10 +123,10 @@ impl Vu {
                     Ok(rest) => rest.post_message(&room.id, &text).await,
                     Err(c) => {
                         self.ctx.tracker.send_failed(self.index, seq);
-                        return self.fail_now(&metric, c);
+                        return self.fail_now(metric, c);
                     }
                 };
-                self.done(&metric, t, r).is_some()
+                self.done(metric, t, r).is_some()
             }
         };
         if !ok {
@@ -144,15 +137,10 @@ impl Vu {
     pub(crate) async fn load_history(
         &mut self,
         step: &LoadHistoryStep,
+        metric: &str,
         clock: &mut IterationClock,
     ) {
-        let metric = via_metric(
-            &step.name,
-            step.via,
-            "ddp.method.loadHistory",
-            "rest.channels.history",
-        );
-        let Some(room) = self.room_for(&step.room, &metric).await else {
+        let Some(room) = self.room_for(&step.room, metric).await else {
             return;
         };
         match step.via {
@@ -163,50 +151,48 @@ impl Vu {
                     Value::from(step.count),
                     json!({"$date": now_unix_ms()}),
                 ];
-                self.ddp_call(&metric, "loadHistory", params, clock).await;
+                self.ddp_call(metric, "loadHistory", params, clock).await;
             }
             Via::Rest => {
                 let t = clock.start();
                 let r = match self.rest() {
                     Ok(rest) => rest.channels_history(&room.id, step.count).await,
-                    Err(c) => return self.fail_now(&metric, c),
+                    Err(c) => return self.fail_now(metric, c),
                 };
-                self.done(&metric, t, r);
+                self.done(metric, t, r);
             }
         }
     }
 
-    pub(crate) async fn read(&mut self, step: &RoomStep, clock: &mut IterationClock) {
-        let metric = via_metric(
-            &step.name,
-            step.via,
-            "ddp.method.readMessages",
-            "rest.subscriptions.read",
-        );
-        let Some(room) = self.room_for(&step.room, &metric).await else {
+    pub(crate) async fn read(&mut self, step: &RoomStep, metric: &str, clock: &mut IterationClock) {
+        let Some(room) = self.room_for(&step.room, metric).await else {
             return;
         };
         match step.via {
             Via::Ddp => {
                 let params = vec![Value::from(room.id.as_str())];
-                self.ddp_call(&metric, "readMessages", params, clock).await;
+                self.ddp_call(metric, "readMessages", params, clock).await;
             }
             Via::Rest => {
                 let t = clock.start();
                 let r = match self.rest() {
                     Ok(rest) => rest.subscriptions_read(&room.id).await,
-                    Err(c) => return self.fail_now(&metric, c),
+                    Err(c) => return self.fail_now(metric, c),
                 };
-                self.done(&metric, t, r);
+                self.done(metric, t, r);
             }
         }
     }
 
     /// Typing indicator through the `stream-notify-room` method: start,
     /// then (with `duration`) wait and stop, or stop only with `stop: true`.
-    pub(crate) async fn typing(&mut self, step: &TypingStep, clock: &mut IterationClock) -> Flow {
-        let metric = metric_name(&step.name, "ddp.method.stream-notify-room");
-        let Some(room) = self.room_for(&step.room, &metric).await else {
+    pub(crate) async fn typing(
+        &mut self,
+        step: &TypingStep,
+        metric: &str,
+        clock: &mut IterationClock,
+    ) -> Flow {
+        let Some(room) = self.room_for(&step.room, metric).await else {
             return Flow::Continue;
         };
         let username = self.username();
@@ -234,18 +220,18 @@ impl Vu {
         };
         match step.duration {
             Some(d) => {
-                self.ddp_call(&metric, "stream-notify-room", params(true), clock)
+                self.ddp_call(metric, recorded::NOTIFY_ROOM, params(true), clock)
                     .await;
                 let completed = self.stop.sleep(d).await;
                 // Stop typing even when stopped: the indicator must not stick.
-                self.ddp_call(&metric, "stream-notify-room", params(false), clock)
+                self.ddp_call(metric, recorded::NOTIFY_ROOM, params(false), clock)
                     .await;
                 if !completed {
                     return Flow::Stopped;
                 }
             }
             None => {
-                self.ddp_call(&metric, "stream-notify-room", params(!step.stop), clock)
+                self.ddp_call(metric, recorded::NOTIFY_ROOM, params(!step.stop), clock)
                     .await;
             }
         }
@@ -280,12 +266,7 @@ impl Vu {
         anon: bool,
         clock: &mut IterationClock,
     ) -> Option<Value> {
-        let route = if anon {
-            "method.callAnon"
-        } else {
-            "method.call"
-        };
-        let metric = format!("rest.{route}/{method}");
+        let metric = recorded::rest_method(method, anon);
         let t = clock.start();
         let r = match self.rest() {
             Ok(rest) => rest.method_call(method, params, anon).await,

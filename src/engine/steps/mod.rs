@@ -28,44 +28,32 @@ mod subscribe;
 
 use super::clock::IterationClock;
 use super::vu::{Flow, Vu};
-use crate::scenario::{Step, Via};
-
-/// `name:` when given, else the default metric name.
-pub(crate) fn metric_name(name: &Option<String>, default: &str) -> String {
-    name.clone().unwrap_or_else(|| default.to_owned())
-}
-
-/// Metric of a step that goes over DDP or REST.
-pub(crate) fn via_metric(name: &Option<String>, via: Via, ddp: &str, rest: &str) -> String {
-    metric_name(
-        name,
-        match via {
-            Via::Ddp => ddp,
-            Via::Rest => rest,
-        },
-    )
-}
+use crate::scenario::Step;
 
 impl Vu {
     pub(crate) async fn run_step(&mut self, step: &Step, clock: &mut IterationClock) -> Flow {
+        // What a step records under is decided in one place,
+        // `scenario::recorded`, which validation reads too.
+        let metric = || step.metric_name().unwrap_or_default();
         match step {
-            Step::Login(s) => self.login(s, clock).await,
-            Step::Connect(s) => self.connect_step(s, clock).await,
-            Step::Subscribe(s) => self.subscribe(s, clock).await,
-            Step::Unsubscribe(s) => self.unsubscribe(s, clock).await,
-            Step::SendMessage(s) => self.send_message(s, clock).await,
-            Step::LoadHistory(s) => self.load_history(s, clock).await,
-            Step::Read(s) => self.read(s, clock).await,
-            Step::Typing(s) => return self.typing(s, clock).await,
-            Step::SetStatus(s) => self.set_status(s, clock).await,
-            Step::JoinRoom(s) => self.join_room(s, clock).await,
-            Step::OpenRoom(s) => self.open_room(s, clock).await,
-            Step::WebClientBoot(s) => self.web_client_boot(s, clock).await,
+            Step::Login(s) => self.login(s, &metric(), clock).await,
+            Step::Connect(_) => self.connect_step(&metric(), clock).await,
+            Step::Subscribe(s) => self.subscribe(s, &metric(), clock).await,
+            Step::Unsubscribe(s) => self.unsubscribe(s, &metric(), clock).await,
+            Step::SendMessage(s) => self.send_message(s, &metric(), clock).await,
+            Step::LoadHistory(s) => self.load_history(s, &metric(), clock).await,
+            Step::Read(s) => self.read(s, &metric(), clock).await,
+            Step::Typing(s) => return self.typing(s, &metric(), clock).await,
+            Step::SetStatus(s) => self.set_status(s, &metric(), clock).await,
+            Step::JoinRoom(s) => self.join_room(s, &metric(), clock).await,
+            Step::OpenRoom(s) => self.open_room(s, &metric(), clock).await,
+            Step::WebClientBoot(_) => self.web_client_boot(&metric(), clock).await,
+            // Named by its rendered path (`recorded::http_metric_name`).
             Step::Http(s) => self.http(s, clock).await,
             Step::Think(t) => return self.think(t).await,
             Step::Repeat(s) => return self.repeat(s, clock).await,
             Step::Group(s) => return self.group(s, clock).await,
-            Step::WaitForMessage(s) => return self.wait_for_message(s, clock).await,
+            Step::WaitForMessage(s) => return self.wait_for_message(s, &metric(), clock).await,
         }
         Flow::Continue
     }

@@ -4,10 +4,10 @@
 use serde_json::{Value, json};
 
 use super::messages::now_unix_ms;
-use super::subscribe::{NOTIFY_ROOM, ROOM_MESSAGES, SubSpec};
-use super::{metric_name, via_metric};
+use super::subscribe::SubSpec;
 use crate::engine::clock::IterationClock;
 use crate::engine::vu::Vu;
+use crate::scenario::recorded::{self, NOTIFY_ROOM, ROOM_MESSAGES};
 use crate::scenario::{RoomStep, SetStatusStep, Status, Via};
 
 fn status_str(s: Status) -> &'static str {
@@ -20,28 +20,27 @@ fn status_str(s: Status) -> &'static str {
 }
 
 impl Vu {
-    pub(crate) async fn join_room(&mut self, step: &RoomStep, clock: &mut IterationClock) {
-        let metric = via_metric(
-            &step.name,
-            step.via,
-            "ddp.method.joinRoom",
-            "rest.channels.join",
-        );
-        let Some(room) = self.room_for(&step.room, &metric).await else {
+    pub(crate) async fn join_room(
+        &mut self,
+        step: &RoomStep,
+        metric: &str,
+        clock: &mut IterationClock,
+    ) {
+        let Some(room) = self.room_for(&step.room, metric).await else {
             return;
         };
         match step.via {
             Via::Ddp => {
-                self.ddp_call(&metric, "joinRoom", vec![Value::from(room.id)], clock)
+                self.ddp_call(metric, "joinRoom", vec![Value::from(room.id)], clock)
                     .await;
             }
             Via::Rest => {
                 let t = clock.start();
                 let r = match self.rest() {
                     Ok(rest) => rest.channels_join(&room.id).await,
-                    Err(c) => return self.fail_now(&metric, c),
+                    Err(c) => return self.fail_now(metric, c),
                 };
-                self.done(&metric, t, r);
+                self.done(metric, t, r);
             }
         }
     }
@@ -52,9 +51,13 @@ impl Vu {
     /// operation has its own metric; the whole is timed as `open_room`.
     /// `via: rest` calls `loadHistory` through REST `method.call` (the web
     /// client's default), `via: ddp` over the websocket.
-    pub(crate) async fn open_room(&mut self, step: &RoomStep, clock: &mut IterationClock) {
-        let metric = metric_name(&step.name, "open_room");
-        let Some(room) = self.room_for(&step.room, &metric).await else {
+    pub(crate) async fn open_room(
+        &mut self,
+        step: &RoomStep,
+        metric: &str,
+        clock: &mut IterationClock,
+    ) {
+        let Some(room) = self.room_for(&step.room, metric).await else {
             return;
         };
         let t = clock.start_enclosing();
@@ -62,12 +65,12 @@ impl Vu {
         let mut msgs = SubSpec::stream(None, ROOM_MESSAGES, &room.id);
         msgs.tracked_room = Some(room.id.clone());
         msgs.room_id = Some(room.id.clone());
-        self.sub(msgs, &format!("ddp.sub.{ROOM_MESSAGES}"), clock)
+        self.sub(msgs, &recorded::ddp_sub(ROOM_MESSAGES), clock)
             .await;
         for ev in ["user-activity", "deleteMessage", "deleteMessageBulk"] {
             let mut s = SubSpec::stream(None, NOTIFY_ROOM, &format!("{}/{ev}", room.id));
             s.room_id = Some(room.id.clone());
-            self.sub(s, &format!("ddp.sub.{NOTIFY_ROOM}"), clock).await;
+            self.sub(s, &recorded::ddp_sub(NOTIFY_ROOM), clock).await;
         }
         let params = vec![
             Value::from(room.id.as_str()),
@@ -80,35 +83,42 @@ impl Vu {
                 self.rest_method("loadHistory", params, false, clock).await;
             }
             Via::Ddp => {
-                self.ddp_call("ddp.method.loadHistory", "loadHistory", params, clock)
-                    .await;
+                self.ddp_call(
+                    &recorded::ddp_method("loadHistory"),
+                    "loadHistory",
+                    params,
+                    clock,
+                )
+                .await;
             }
         }
         let tr = clock.start();
         let r = match self.rest() {
             Ok(rest) => Some(rest.subscriptions_read(&room.id).await),
             Err(c) => {
-                self.fail_now("rest.subscriptions.read", c);
+                self.fail_now(recorded::SUBSCRIPTIONS_READ, c);
                 None
             }
         };
         if let Some(r) = r {
-            self.done("rest.subscriptions.read", tr, r);
+            self.done(recorded::SUBSCRIPTIONS_READ, tr, r);
         }
         let outcome = self.outcome_since(errors);
-        self.record(&metric, t, outcome);
+        self.record(metric, t, outcome);
     }
 
-    pub(crate) async fn set_status(&mut self, step: &SetStatusStep, clock: &mut IterationClock) {
+    pub(crate) async fn set_status(
+        &mut self,
+        step: &SetStatusStep,
+        metric: &str,
+        clock: &mut IterationClock,
+    ) {
         let status = status_str(step.status);
         match step.via {
             Via::Ddp => {
                 let message = match step.message.as_deref().map(|m| self.render(m)).transpose() {
                     Ok(m) => m,
-                    Err(c) => {
-                        let metric = metric_name(&step.name, "ddp.method.setUserStatus");
-                        return self.fail_now(&metric, c);
-                    }
+                    Err(c) => return self.fail_now(metric, c),
                 };
                 let (method, params) = match (step.status, message) {
                     (Status::Online, None) => ("UserPresence:online", vec![]),
@@ -118,21 +128,19 @@ impl Vu {
                         vec![Value::from(status), Value::from(msg.unwrap_or_default())],
                     ),
                 };
-                let metric = metric_name(&step.name, &format!("ddp.method.{method}"));
-                self.ddp_call(&metric, method, params, clock).await;
+                self.ddp_call(metric, method, params, clock).await;
             }
             Via::Rest => {
-                let metric = metric_name(&step.name, "rest.users.setStatus");
                 let message = match step.message.as_deref().map(|m| self.render(m)).transpose() {
                     Ok(m) => m,
-                    Err(c) => return self.fail_now(&metric, c),
+                    Err(c) => return self.fail_now(metric, c),
                 };
                 let t = clock.start();
                 let r = match self.rest() {
                     Ok(rest) => rest.set_status(status, message.as_deref()).await,
-                    Err(c) => return self.fail_now(&metric, c),
+                    Err(c) => return self.fail_now(metric, c),
                 };
-                self.done(&metric, t, r);
+                self.done(metric, t, r);
             }
         }
     }

@@ -3,18 +3,13 @@
 
 use serde_json::{Value, json};
 
-use super::metric_name;
 use crate::engine::clock::IterationClock;
 use crate::engine::sink::MY_MESSAGES;
 use crate::engine::vu::{ActiveSub, Vu};
 use crate::metrics::ErrorClass;
 use crate::rocketchat::RcError;
+use crate::scenario::recorded::{NOTIFY_ROOM, NOTIFY_USER, ROOM_MESSAGES, USER_PRESENCE};
 use crate::scenario::{Stream, SubscribeStep};
-
-pub(crate) const ROOM_MESSAGES: &str = "stream-room-messages";
-pub(crate) const NOTIFY_ROOM: &str = "stream-notify-room";
-pub(crate) const NOTIFY_USER: &str = "stream-notify-user";
-pub(crate) const USER_PRESENCE: &str = "stream-user-presence";
 
 /// Params of a streamer subscription.
 pub(crate) fn stream_params(event: &str) -> Vec<Value> {
@@ -113,16 +108,14 @@ impl Vu {
         true
     }
 
-    pub(crate) async fn subscribe(&mut self, step: &SubscribeStep, clock: &mut IterationClock) {
+    pub(crate) async fn subscribe(
+        &mut self,
+        step: &SubscribeStep,
+        metric: &str,
+        clock: &mut IterationClock,
+    ) {
         let stream = step.stream;
-        let default = match stream {
-            Stream::RoomMessages | Stream::MyMessages => ROOM_MESSAGES,
-            Stream::Typing => NOTIFY_ROOM,
-            Stream::NotifyUser => NOTIFY_USER,
-            Stream::Presence => USER_PRESENCE,
-        };
-        let metric = metric_name(&step.name, &format!("ddp.sub.{default}"));
-        let specs = match self.sub_specs(stream, &step.rooms, &metric).await {
+        let specs = match self.sub_specs(stream, &step.rooms, metric).await {
             Some(s) => s,
             None => return,
         };
@@ -130,7 +123,7 @@ impl Vu {
             if self.stop.is_stopped() {
                 return;
             }
-            self.sub(spec, &metric, clock).await;
+            self.sub(spec, metric, clock).await;
         }
     }
 
@@ -211,12 +204,16 @@ impl Vu {
         Some(specs)
     }
 
-    pub(crate) async fn unsubscribe(&mut self, step: &SubscribeStep, clock: &mut IterationClock) {
-        let metric = metric_name(&step.name, "ddp.unsub");
+    pub(crate) async fn unsubscribe(
+        &mut self,
+        step: &SubscribeStep,
+        metric: &str,
+        clock: &mut IterationClock,
+    ) {
         let room_ids: Option<Vec<String>> = match step.stream {
             Stream::RoomMessages | Stream::Typing => match self.select_rooms(&step.rooms).await {
                 Ok(r) => Some(r.into_iter().map(|r| r.id).collect()),
-                Err(c) => return self.fail_now(&metric, c),
+                Err(c) => return self.fail_now(metric, c),
             },
             _ => None,
         };
@@ -231,7 +228,7 @@ impl Vu {
         self.subs = kept;
         let Some(ddp) = self.ddp.clone() else {
             if !gone.is_empty() {
-                self.fail_now(&metric, ErrorClass::WsClosed(None));
+                self.fail_now(metric, ErrorClass::WsClosed(None));
             }
             return;
         };
@@ -241,7 +238,7 @@ impl Vu {
             }
             let t = clock.start();
             let r = ddp.unsubscribe(&sub.id).await;
-            self.done(&metric, t, r);
+            self.done(metric, t, r);
         }
     }
 }

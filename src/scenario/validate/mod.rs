@@ -165,16 +165,7 @@ impl Checker<'_> {
 pub fn produced_metrics(s: &Scenario) -> BTreeSet<String> {
     fn walk(steps: &[Step], out: &mut BTreeSet<String>, sends: &mut bool) {
         for step in steps {
-            if let Some(n) = step.metric_name() {
-                out.insert(n);
-            }
-            // Composite steps also record their parts.
-            let implied: &[&str] = match step {
-                Step::WebClientBoot(_) => &["login", "ddp.connect"],
-                Step::Login(l) if l.via == Via::Ddp => &["ddp.connect"],
-                _ => &[],
-            };
-            out.extend(implied.iter().map(|m| m.to_string()));
+            out.extend(step.recorded_metrics());
             *sends |= matches!(step, Step::SendMessage(_));
             walk(step.children(), out, sends);
         }
