@@ -16,40 +16,28 @@ pub struct Difference {
     pub candidate: Value,
 }
 
-/// The fields compared, as paths into `summary.json`.
-const FIELDS: &[&str] = &[
-    "run.scenario",
-    "run.scenario_sha256",
-    "run.seed",
-    "run.load",
-    "run.shard",
-    "host.hostname",
-    "host.cpu_model",
-    "host.cores",
-    "host.cpu_quota_cores",
-    "host.memory_bytes",
-    "host.memory_limit_bytes",
-    "host.kernel",
-    "host.virtualization",
-    "tool.version",
-    "target.embedded",
-    "target.instances",
-    "target.urls",
-    "target.rocketchat_version",
-];
-
-/// Fields that must agree between the repetitions of one side: a side
-/// mixing hosts, scenarios or releases is not one setup.
-const WITHIN_SIDE: &[&str] = &[
-    "run.scenario_sha256",
-    "host.hostname",
-    "host.cpu_model",
-    "host.cores",
-    "host.cpu_quota_cores",
-    "host.memory_bytes",
-    "host.memory_limit_bytes",
-    "target.instances",
-    "target.rocketchat_version",
+/// The fields compared, as paths into `summary.json`, and whether the
+/// repetitions of one side must agree on it too (a side mixing hosts,
+/// scenarios or releases is not one setup).
+const FIELDS: &[(&str, bool)] = &[
+    ("run.scenario", false),
+    ("run.scenario_sha256", true),
+    ("run.seed", false),
+    ("run.load", false),
+    ("run.shard", false),
+    ("host.hostname", true),
+    ("host.cpu_model", true),
+    ("host.cores", true),
+    ("host.cpu_quota_cores", true),
+    ("host.memory_bytes", true),
+    ("host.memory_limit_bytes", true),
+    ("host.kernel", false),
+    ("host.virtualization", false),
+    ("tool.version", false),
+    ("target.embedded", false),
+    ("target.instances", true),
+    ("target.urls", false),
+    ("target.rocketchat_version", true),
 ];
 
 /// The identifying parts of a run (not its metrics) as JSON.
@@ -100,6 +88,7 @@ pub fn differences(base: &[Run], candidate: &[Run]) -> Vec<Difference> {
         .all(|r| r.summary.target.embedded);
     FIELDS
         .iter()
+        .map(|(field, _)| field)
         .filter(|f| !(all_embedded && **f == "target.urls"))
         .filter_map(|field| {
             let (bv, cv) = (values(&b, field), values(&c, field));
@@ -112,13 +101,14 @@ pub fn differences(base: &[Run], candidate: &[Run]) -> Vec<Difference> {
         .collect()
 }
 
-/// A warning per field of [`WITHIN_SIDE`] on which a side's own runs
+/// A warning per field of [`FIELDS`] marked within-side on which a side's own runs
 /// disagree.
 pub fn within(side: &str, runs: &[Run]) -> Vec<String> {
     let ids: Vec<Value> = runs.iter().map(identity).collect();
-    WITHIN_SIDE
+    FIELDS
         .iter()
-        .filter_map(|field| {
+        .filter(|(_, within_side)| *within_side)
+        .filter_map(|(field, _)| {
             let vs = values(&ids, field);
             (vs.len() > 1).then(|| {
                 let shown: Vec<String> = vs.iter().map(show).collect();
