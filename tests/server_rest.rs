@@ -693,6 +693,82 @@ async fn admins_bypass_the_rest_limiter_and_users_do_not() {
     assert!(!r.headers().contains_key("x-ratelimit-limit"));
 }
 
+/// As Rocket.Chat: an admin reads and switches the limiters through
+/// `settings/:_id`, a change needs the password as second factor, and it
+/// holds for every instance at once.
+#[tokio::test]
+async fn admin_switches_limiters_through_the_settings_api() {
+    let mut cfg = ServerConfig::embedded();
+    cfg.rate_limits = true;
+    cfg.instances = 2;
+    cfg.seed.users = 1;
+    cfg.seed.password = "pw".into();
+    let s = server::start(cfg).unwrap();
+    let (url0, url1) = (s.urls()[0].clone(), s.urls()[1].clone());
+    let c = Client::new();
+    let admin = login(&c, &url0, "admin", "admin").await;
+    let user = login(&c, &url0, "load-1", "pw").await;
+    let setting = "settings/API_Enable_Rate_Limiter";
+
+    let (status, _) = get(&c, &url0, setting, Some(&user)).await;
+    assert_eq!(status, 403);
+    let (status, body) = get(&c, &url0, setting, Some(&admin)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({"_id": "API_Enable_Rate_Limiter", "value": true, "success": true})
+    );
+    let (status, _) = get(&c, &url0, "settings/Not_A_Setting", Some(&admin)).await;
+    assert_eq!(status, 400);
+
+    let set = |code: Option<&str>, value: Value| {
+        let mut req = c
+            .post(format!("{url0}/api/v1/{setting}"))
+            .header("X-User-Id", &admin.0)
+            .header("X-Auth-Token", &admin.1)
+            .json(&json!({ "value": value }));
+        if let Some(code) = code {
+            req = req
+                .header("x-2fa-code", code)
+                .header("x-2fa-method", "password");
+        }
+        req.send()
+    };
+    let r = set(None, json!(false)).await.unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["errorType"], "totp-required", "{body}");
+    assert_eq!(body["details"]["method"], "password", "{body}");
+    let wrong = rocketload::rocketchat::password_digest("not the password");
+    let body: Value = set(Some(&wrong), json!(false))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["errorType"], "totp-invalid", "{body}");
+    let code = rocketload::rocketchat::password_digest("admin");
+    let r = set(Some(&code), json!("off")).await.unwrap();
+    assert_eq!(r.status(), 400, "a switch takes a boolean");
+    let r = set(Some(&code), json!(false)).await.unwrap();
+    assert_eq!(r.status(), 200);
+
+    // Off on the other instance too: no headers, no 429.
+    let (_, body) = get(&c, &url1, setting, Some(&admin)).await;
+    assert_eq!(body["value"], false, "{body}");
+    for _ in 0..12 {
+        let r = c
+            .get(format!("{url1}/api/v1/me"))
+            .header("X-User-Id", &user.0)
+            .header("X-Auth-Token", &user.1)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(!r.headers().contains_key("x-ratelimit-limit"));
+    }
+}
+
 #[tokio::test]
 async fn admin_invites_looks_up_and_deletes_users_and_rooms() {
     let (_s, url) = start(7);

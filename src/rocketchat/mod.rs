@@ -12,6 +12,7 @@ mod error;
 pub(crate) mod http1;
 mod net;
 pub mod rest;
+pub mod settings;
 #[cfg(test)]
 mod tests;
 mod tls;

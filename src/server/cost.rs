@@ -19,7 +19,7 @@
 //!   `channels.create`, `channels.join`, `channels.history`, `channels.info`,
 //!   `channels.members`, `channels.messages`, `channels.invite`,
 //!   `channels.delete`, `users.register`, `users.create`, `users.info`,
-//!   `users.delete`, `users.setStatus`, `settings.public`,
+//!   `users.delete`, `users.setStatus`, `settings.public`, `settings`,
 //!   `subscriptions.get`, `subscriptions.read`, `rooms.get`,
 //!   `method.call` and `method.callAnon` (the REST forms of a DDP method also
 //!   burn the method's own name).

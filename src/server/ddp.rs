@@ -302,7 +302,7 @@ impl Session {
             return Err(faults.rate_limit_reset_ms());
         }
         let limiters = &self.inst.limiters;
-        if limiters.enabled() {
+        if limiters.ddp_on() {
             limiters.check_ddp(name, &self.user_id(), self.conn, &self.peer.ip())?;
         }
         Ok(())

@@ -88,7 +88,7 @@ pub fn spawn(
                     }
                 };
                 let inst = Arc::new(Instance {
-                    limiters: Limiters::new(shared.rate_limits),
+                    limiters: Limiters::new(shared.limiter_switches.clone()),
                     id: format!("{}-{index}", super::ids::random_id()),
                     index,
                     shared,

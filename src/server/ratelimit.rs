@@ -23,13 +23,19 @@
 //! A refusal is the Meteor error `too-many-requests` ([`too_many_requests_error`]).
 //!
 //! Rocket.Chat keeps these counters in each process, so build one
-//! [`Limiters`] per instance (the lock is then uncontended).
+//! [`Limiters`] per instance (the lock is then uncontended). Its switches
+//! are settings, shared by every instance ([`Switches`]) and changed
+//! through `POST /api/v1/settings/:_id` while the server runs: the REST
+//! limiter as a whole, and each default DDP rule. `--rate-limits` sets
+//! them all at start, and also decides the rules without a switch
+//! (`sendMessage`, `login`).
 
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -37,6 +43,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::errors::MeteorError;
+use crate::rocketchat::settings::{DDP_LIMITERS, REST_LIMITER};
 
 /// REST default: calls per window (`API_Enable_Rate_Limiter_Limit_Calls_Default`).
 pub const REST_DEFAULT_CALLS: u32 = 10;
@@ -223,10 +230,67 @@ enum CallType {
 /// therefore skip the per-method defaults.
 const OWN_RULE_METHODS: &[&str] = &["sendMessage"];
 
+/// Which limiters are on, as Rocket.Chat's settings say; one for all
+/// instances, as RC keeps settings in its database.
+#[derive(Debug)]
+pub struct Switches {
+    rest: AtomicBool,
+    /// In the order of [`DDP_LIMITERS`].
+    ddp: [AtomicBool; 5],
+    /// The rules without a setting: `sendMessage`'s and `login`'s.
+    own_rules: bool,
+}
+
+/// Indexes into [`Switches::ddp`], as [`DDP_LIMITERS`] orders them.
+const DDP_IP: usize = 0;
+const DDP_USER: usize = 1;
+const DDP_CONNECTION: usize = 2;
+const DDP_USER_BY_METHOD: usize = 3;
+const DDP_CONNECTION_BY_METHOD: usize = 4;
+
+impl Switches {
+    /// Everything on (Rocket.Chat's default) or everything off.
+    pub fn new(on: bool) -> Arc<Switches> {
+        Arc::new(Switches {
+            rest: AtomicBool::new(on),
+            ddp: std::array::from_fn(|_| AtomicBool::new(on)),
+            own_rules: on,
+        })
+    }
+
+    fn flag(&self, id: &str) -> Option<&AtomicBool> {
+        if id == REST_LIMITER {
+            return Some(&self.rest);
+        }
+        let i = DDP_LIMITERS.iter().position(|d| *d == id)?;
+        Some(&self.ddp[i])
+    }
+
+    /// The value of setting `id`; None for a setting that is not a switch.
+    pub fn get(&self, id: &str) -> Option<bool> {
+        self.flag(id).map(|f| f.load(Ordering::Relaxed))
+    }
+
+    /// Sets switch `id`; false when `id` is not one.
+    pub fn set(&self, id: &str, on: bool) -> bool {
+        self.flag(id)
+            .map(|f| f.store(on, Ordering::Relaxed))
+            .is_some()
+    }
+
+    fn ddp(&self, i: usize) -> bool {
+        self.ddp[i].load(Ordering::Relaxed)
+    }
+
+    fn any_ddp(&self) -> bool {
+        self.own_rules || (0..self.ddp.len()).any(|i| self.ddp(i))
+    }
+}
+
 /// Rocket.Chat's REST and DDP rate limiters; `Send + Sync`.
 #[derive(Debug)]
 pub struct Limiters {
-    enabled: bool,
+    switches: Arc<Switches>,
     clock: Instant,
     hasher: RandomState,
     rest: Mutex<HashMap<String, Rule>>,
@@ -234,11 +298,12 @@ pub struct Limiters {
 }
 
 impl Limiters {
-    /// `enabled: false` allows everything at the cost of one branch.
-    pub fn new(enabled: bool) -> Limiters {
+    /// Counters of this instance under the shared `switches`; a limiter
+    /// switched off costs one load and a branch.
+    pub fn new(switches: Arc<Switches>) -> Limiters {
         let rule = Rule::new;
         Limiters {
-            enabled,
+            switches,
             clock: Instant::now(),
             hasher: RandomState::new(),
             rest: Mutex::new(HashMap::new()),
@@ -256,15 +321,21 @@ impl Limiters {
         }
     }
 
-    pub fn enabled(&self) -> bool {
-        self.enabled
+    /// Whether REST calls are counted now.
+    pub fn rest_on(&self) -> bool {
+        self.switches.rest.load(Ordering::Relaxed)
+    }
+
+    /// Whether any DDP rule counts now (callers skip building its keys).
+    pub fn ddp_on(&self) -> bool {
+        self.switches.any_ddp()
     }
 
     /// Counts a REST call of `route` (the endpoint, e.g. `chat.postMessage`,
     /// or RC's `route + method`; one rule per distinct string) from `ip`.
     /// Call it only for routes the server serves.
     pub fn check_rest(&self, route: &str, ip: &IpAddr) -> Result<RateInfo, RateLimited> {
-        if !self.enabled {
+        if !self.rest_on() {
             return Ok(RateInfo::unlimited());
         }
         let now = self.now_ms();
@@ -313,7 +384,8 @@ impl Limiters {
         conn_id: u64,
         ip: &IpAddr,
     ) -> Result<(), u64> {
-        if !self.enabled {
+        let on = &*self.switches;
+        if !on.any_ddp() {
             return Ok(());
         }
         let (kind, name) = match name.strip_prefix("sub:") {
@@ -330,15 +402,17 @@ impl Limiters {
         let mut rules = lock(&self.ddp);
         let r = &mut *rules;
         let mut verdicts: [Option<Verdict>; 6] = [None; 6];
-        if ip != IpAddr::V4(Ipv4Addr::LOCALHOST) {
+        if on.ddp(DDP_IP) && ip != IpAddr::V4(Ipv4Addr::LOCALHOST) {
             verdicts[0] = Some(r.ip.hit(hs.hash_one(ip), now));
         }
-        if let Some(user) = user {
+        if let Some(user) = user.filter(|_| on.ddp(DDP_USER)) {
             verdicts[1] = Some(r.user.hit(hs.hash_one(user), now));
         }
-        verdicts[2] = Some(r.connection.hit(hs.hash_one(conn_id), now));
+        if on.ddp(DDP_CONNECTION) {
+            verdicts[2] = Some(r.connection.hit(hs.hash_one(conn_id), now));
+        }
         if !own_rule {
-            if let Some(user) = user {
+            if let Some(user) = user.filter(|_| on.ddp(DDP_USER_BY_METHOD)) {
                 let rule = if stream {
                     &mut r.user_stream
                 } else {
@@ -346,14 +420,17 @@ impl Limiters {
                 };
                 verdicts[3] = Some(rule.hit(hs.hash_one((kind, name, user)), now));
             }
-            let rule = if stream {
-                &mut r.connection_stream
-            } else {
-                &mut r.connection_method
-            };
-            verdicts[4] = Some(rule.hit(hs.hash_one((kind, name, conn_id)), now));
+            if on.ddp(DDP_CONNECTION_BY_METHOD) {
+                let rule = if stream {
+                    &mut r.connection_stream
+                } else {
+                    &mut r.connection_method
+                };
+                verdicts[4] = Some(rule.hit(hs.hash_one((kind, name, conn_id)), now));
+            }
         }
         verdicts[5] = match (kind, name) {
+            _ if !on.own_rules => None,
             (CallType::Method, "sendMessage") => {
                 user.map(|user| r.send_message.hit(hs.hash_one(user), now))
             }
@@ -428,7 +505,7 @@ mod tests {
 
     #[test]
     fn disabled_allows_everything() {
-        let l = Limiters::new(false);
+        let l = Limiters::new(Switches::new(false));
         for _ in 0..100 {
             assert_eq!(l.check_rest("login", &LOCAL), Ok(RateInfo::unlimited()));
             assert_eq!(l.check_ddp("sendMessage", "u1", 1, &LOCAL), Ok(()));
@@ -440,7 +517,7 @@ mod tests {
 
     #[test]
     fn rest_allows_ten_per_route_and_ip() {
-        let l = Limiters::new(true);
+        let l = Limiters::new(Switches::new(true));
         for i in 0..10 {
             let info = l.check_rest("chat.postMessage", &LOCAL).unwrap();
             assert_eq!((info.limit, info.remaining), (10, 9 - i));
@@ -456,7 +533,7 @@ mod tests {
 
     #[test]
     fn register_allows_one() {
-        let l = Limiters::new(true);
+        let l = Limiters::new(Switches::new(true));
         assert_eq!(l.check_rest("users.register", &LOCAL).unwrap().limit, 1);
         assert!(l.check_rest("users.register", &LOCAL).is_err());
     }
@@ -495,7 +572,7 @@ mod tests {
 
     #[test]
     fn ddp_connection_method_allows_ten() {
-        let l = Limiters::new(true);
+        let l = Limiters::new(Switches::new(true));
         for _ in 0..10 {
             assert_eq!(l.check_ddp("joinRoom", "u1", 1, &LOCAL), Ok(()));
         }
@@ -508,7 +585,7 @@ mod tests {
 
     #[test]
     fn ddp_user_method_spans_connections() {
-        let l = Limiters::new(true);
+        let l = Limiters::new(Switches::new(true));
         // 20 per user+method: two connections of 10 each use it up.
         for conn in [1, 2] {
             for _ in 0..10 {
@@ -524,7 +601,7 @@ mod tests {
 
     #[test]
     fn ddp_streams_get_four_times_the_count() {
-        let l = Limiters::new(true);
+        let l = Limiters::new(Switches::new(true));
         for _ in 0..40 {
             assert_eq!(
                 l.check_ddp("sub:stream-room-messages", "u1", 1, &LOCAL),
@@ -539,7 +616,7 @@ mod tests {
 
     #[test]
     fn send_message_has_its_own_rule() {
-        let l = Limiters::new(true);
+        let l = Limiters::new(Switches::new(true));
         for _ in 0..5 {
             assert_eq!(l.check_ddp("sendMessage", "u1", 1, &LOCAL), Ok(()));
         }
@@ -551,7 +628,7 @@ mod tests {
 
     #[test]
     fn login_five_per_connection() {
-        let l = Limiters::new(true);
+        let l = Limiters::new(Switches::new(true));
         for _ in 0..5 {
             assert_eq!(l.check_ddp("login", "", 9, &LOCAL), Ok(()));
         }
@@ -561,7 +638,7 @@ mod tests {
 
     #[test]
     fn connection_allows_six_hundred_per_minute() {
-        let l = Limiters::new(true);
+        let l = Limiters::new(Switches::new(true));
         for i in 0..600 {
             // A fresh method name each time keeps the per-method rules quiet.
             assert_eq!(l.check_ddp(&format!("m{i}"), "", 1, &LOCAL), Ok(()), "{i}");
@@ -572,7 +649,7 @@ mod tests {
     #[test]
     fn ip_rule_exempts_only_loopback_one() {
         let mut rule = Rule::new(2, 1_000, 0);
-        let l = Limiters::new(true);
+        let l = Limiters::new(Switches::new(true));
         let k = l.hasher.hash_one(OTHER);
         assert!(rule.hit(k, 0).allowed && rule.hit(k, 1).allowed);
         assert!(!rule.hit(k, 2).allowed);
@@ -602,11 +679,39 @@ mod tests {
 
     #[test]
     fn rest_routes_are_capped() {
-        let l = Limiters::new(true);
+        let l = Limiters::new(Switches::new(true));
         for i in 0..(MAX_REST_ROUTES + 50) {
             let _ = l.check_rest(&format!("route{i}"), &LOCAL);
         }
         assert_eq!(lock(&l.rest).len(), MAX_REST_ROUTES + 1);
         assert!(l.tracked_keys() <= MAX_REST_ROUTES + 1);
+    }
+
+    #[test]
+    fn switches_turn_single_rules_off_while_running() {
+        let switches = Switches::new(true);
+        let l = Limiters::new(switches.clone());
+        assert!(switches.set("DDP_Rate_Limit_Connection_By_Method_Enabled", false));
+        // 20 per user+method still counts; 10 per connection+method no longer.
+        for _ in 0..20 {
+            assert_eq!(l.check_ddp("joinRoom", "u1", 1, &LOCAL), Ok(()));
+        }
+        assert!(l.check_ddp("joinRoom", "u1", 1, &LOCAL).is_err());
+        assert!(switches.set("DDP_Rate_Limit_User_By_Method_Enabled", false));
+        assert_eq!(l.check_ddp("joinRoom", "u1", 1, &LOCAL), Ok(()));
+        // sendMessage's own rule has no switch.
+        for i in 0..6 {
+            let r = l.check_ddp("sendMessage", "u2", 2, &LOCAL);
+            assert_eq!(r.is_ok(), i < 5, "call {i}");
+        }
+        assert!(switches.set("API_Enable_Rate_Limiter", false));
+        assert!(!l.rest_on());
+        assert_eq!(switches.get("API_Enable_Rate_Limiter"), Some(false));
+        assert_eq!(switches.get("DDP_Rate_Limit_IP_Enabled"), Some(true));
+        assert_eq!(switches.get("Accounts_RegistrationForm"), None);
+        assert!(!switches.set("Accounts_RegistrationForm", false));
+        for _ in 0..20 {
+            assert_eq!(l.check_rest("login", &LOCAL), Ok(RateInfo::unlimited()));
+        }
     }
 }

@@ -9,7 +9,7 @@ use super::bus::Bus;
 use super::cost::CostModel;
 use super::faults::Faults;
 use super::metrics::{ServerMetrics, StoreGauges};
-use super::ratelimit::Limiters;
+use super::ratelimit::{Limiters, Switches};
 use super::store::Store;
 
 /// One store, one bus, one fault state for all instances.
@@ -19,7 +19,8 @@ pub struct Shared {
     pub faults: Faults,
     pub cost: CostModel,
     pub api_version: u8,
-    pub rate_limits: bool,
+    /// The limiters' switches, shared by every instance's [`Limiters`].
+    pub limiter_switches: Arc<Switches>,
     /// `Accounts_RegistrationForm` is `Public` (else `Disabled`).
     pub registration_open: bool,
     pub max_frame_bytes: usize,
@@ -57,7 +58,7 @@ impl Shared {
             faults,
             cost,
             api_version,
-            rate_limits,
+            limiter_switches: Switches::new(rate_limits),
             registration_open,
             max_frame_bytes,
             max_send_buffer_bytes,

@@ -93,6 +93,12 @@ impl User {
         self.roles.iter().any(|r| r == "admin")
     }
 
+    /// Whether `digest_hex` (SHA-256 hex of a plain password) is this
+    /// user's password.
+    pub fn password_is(&self, digest_hex: &str) -> bool {
+        self.password == ids::password_hash(digest_hex)
+    }
+
     /// Rocket.Chat skips its REST limiter for this user's calls.
     pub fn bypasses_rate_limit(&self) -> bool {
         self.roles

@@ -12,13 +12,13 @@ use crate::server::ids;
 use crate::server::methods::{self, Caller, Effect};
 
 /// `POST method.call/:method`, as the logged-in caller.
-pub(super) fn call(ctx: &Ctx, name: &str, body: &Fields) -> Reply {
-    method_call(ctx, name, body, false)
+pub(super) fn call(ctx: &Ctx, body: &Fields) -> Reply {
+    method_call(ctx, ctx.param, body, false)
 }
 
 /// `POST method.callAnon/:method`, as nobody.
-pub(super) fn call_anon(ctx: &Ctx, name: &str, body: &Fields) -> Reply {
-    method_call(ctx, name, body, true)
+pub(super) fn call_anon(ctx: &Ctx, body: &Fields) -> Reply {
+    method_call(ctx, ctx.param, body, true)
 }
 
 fn method_call(ctx: &Ctx, name: &str, body: &Fields, anon: bool) -> Reply {
@@ -40,7 +40,7 @@ fn method_call(ctx: &Ctx, name: &str, body: &Fields, anon: bool) -> Reply {
         user: if anon { None } else { ctx.user },
         conn: None,
     };
-    let limited = if ctx.inst.limiters.enabled() {
+    let limited = if ctx.inst.limiters.ddp_on() {
         let d = shared.store.read();
         let uid = caller
             .user

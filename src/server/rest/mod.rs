@@ -12,6 +12,7 @@ mod messages;
 mod method_call;
 mod reply;
 mod rooms;
+mod settings;
 mod users;
 
 use std::collections::HashMap;
@@ -60,15 +61,17 @@ enum Handler {
     Get(fn(&Ctx, &Params) -> Reply),
     /// POST, reading the JSON body.
     Post(fn(&Ctx, &Fields) -> Reply),
-    /// POST of a DDP method named by the path's last segment. Limited by the
+    /// POST of a DDP method named by the path's parameter. Limited by the
     /// DDP method limiter instead of the per-route REST one.
-    Method(fn(&Ctx, &str, &Fields) -> Reply),
+    Method(fn(&Ctx, &Fields) -> Reply),
 }
 
 /// One `/api/v1/` endpoint.
 #[derive(Clone, Copy)]
 struct Endpoint {
-    /// After `/api/v1/`; a [`Handler::Method`] path ends in `/:method`.
+    /// After `/api/v1/`: a name, or a name and a parameter (`settings/:_id`;
+    /// a [`Handler::Method`] path ends in `/:method`), which the handler
+    /// reads as [`Ctx::param`].
     path: &'static str,
     auth: Auth,
     handler: Handler,
@@ -91,11 +94,7 @@ impl Endpoint {
         }
     }
 
-    const fn method(
-        path: &'static str,
-        auth: Auth,
-        f: fn(&Ctx, &str, &Fields) -> Reply,
-    ) -> Endpoint {
+    const fn method(path: &'static str, auth: Auth, f: fn(&Ctx, &Fields) -> Reply) -> Endpoint {
         Endpoint {
             path,
             auth,
@@ -112,22 +111,24 @@ impl Endpoint {
     }
 
     /// The request's method and endpoint, if this entry serves them: the
-    /// method name for a [`Handler::Method`] entry, `""` otherwise.
+    /// path parameter (the rest of the endpoint, which may hold `/`), `""`
+    /// for a path without one.
     fn matches<'e>(&self, method: &Method, endpoint: &'e str) -> Option<&'e str> {
         if *method != self.verb() {
             return None;
         }
-        match self.handler {
-            Handler::Method(_) => {
-                let (call, _) = self.path.split_once("/:")?;
-                endpoint.strip_prefix(call)?.strip_prefix('/')
-            }
-            Handler::Get(_) | Handler::Post(_) => (endpoint == self.path).then_some(""),
+        match self.path.split_once("/:") {
+            Some((name, _)) => endpoint
+                .strip_prefix(name)?
+                .strip_prefix('/')
+                .filter(|p| !p.is_empty()),
+            None => (endpoint == self.path).then_some(""),
         }
     }
 
-    /// The operation name of `serve --cost`: the path up to any `/`
-    /// (`method.call`; the method then also burns its own name).
+    /// The path up to its parameter: the operation name of `serve --cost`
+    /// (`method.call`; the method then also burns its own name) and the
+    /// REST limiter's route.
     fn op(&self) -> &'static str {
         self.path.split('/').next().unwrap_or(self.path)
     }
@@ -153,6 +154,8 @@ static ENDPOINTS: &[Endpoint] = &[
     Endpoint::get("users.info", User, users::info),
     Endpoint::post("users.delete", User, users::delete),
     Endpoint::get("settings.public", Anyone, settings_public),
+    Endpoint::get("settings/:_id", User, settings::get),
+    Endpoint::post("settings/:_id", User, settings::set),
     Endpoint::post("channels.create", User, rooms::create),
     Endpoint::post("channels.join", User, rooms::join),
     Endpoint::get("channels.info", User, rooms::info),
@@ -253,9 +256,10 @@ pub async fn endpoint(
 ) -> Response {
     let start = Instant::now();
     let metrics = inst.shared.metrics.clone();
-    let entrypoint = match endpoint.split_once('/') {
-        Some((call, _)) => format!("/api/v1/{call}/:method"),
-        None => format!("/api/v1/{endpoint}"),
+    // Rocket.Chat labels by route pattern (`/api/v1/settings/:_id`).
+    let entrypoint = match lookup(&method, &endpoint) {
+        Some((entry, _)) => format!("/api/v1/{}", entry.path),
+        None => format!("/api/v1/{}", endpoint.split('/').next().unwrap_or_default()),
     };
     let resp = serve_endpoint(inst, peer, endpoint, &method, &uri, &headers, body).await;
     if let Some(m) = metrics {
@@ -281,7 +285,7 @@ async fn serve_endpoint(
     if let Some(r) = faults_gate(&inst).await {
         return r;
     }
-    let Some((entry, name)) = lookup(method, &endpoint) else {
+    let Some((entry, param)) = lookup(method, &endpoint) else {
         return respond_result(&inst, Err(RestError::NotFound), None);
     };
     let shared = &inst.shared;
@@ -295,10 +299,10 @@ async fn serve_endpoint(
     // As Rocket.Chat: counted after authentication, per route and client
     // IP, unless the caller's role has `api-bypass-rate-limit`.
     let bypass = || user.is_some_and(|u| shared.store.read().user(u).bypasses_rate_limit());
-    let rate = if !entry.rest_limited() || !inst.limiters.enabled() || bypass() {
+    let rate = if !entry.rest_limited() || !inst.limiters.rest_on() || bypass() {
         None
     } else {
-        match inst.limiters.check_rest(&endpoint, &peer.ip()) {
+        match inst.limiters.check_rest(entry.op(), &peer.ip()) {
             Ok(info) => Some(info),
             Err(limited) => {
                 return respond(
@@ -320,6 +324,7 @@ async fn serve_endpoint(
         user,
         headers,
         peer,
+        param,
     };
     let result = match entry.handler {
         Handler::Get(f) => match Query::<Params>::try_from_uri(uri) {
@@ -328,8 +333,7 @@ async fn serve_endpoint(
                 e.body_text(),
             ))),
         },
-        Handler::Post(f) => parse_body(&body).and_then(|b| f(&ctx, &b)),
-        Handler::Method(f) => parse_body(&body).and_then(|b| f(&ctx, name, &b)),
+        Handler::Post(f) | Handler::Method(f) => parse_body(&body).and_then(|b| f(&ctx, &b)),
     };
     respond_result(&inst, result, rate)
 }
@@ -385,6 +389,8 @@ struct Ctx<'a> {
     user: Option<UserIx>,
     headers: &'a HeaderMap,
     peer: SocketAddr,
+    /// The path parameter (`sendMessage` of `method.call/sendMessage`).
+    param: &'a str,
 }
 
 impl Ctx<'_> {
@@ -427,16 +433,15 @@ mod tests {
     }
 
     #[test]
-    fn paths_are_names_or_method_prefixes() {
+    fn paths_are_names_with_at_most_one_parameter() {
         for e in ENDPOINTS {
             let is_method = matches!(e.handler, Handler::Method(_));
-            assert_eq!(e.path.ends_with("/:method"), is_method, "{}", e.path);
-            assert_eq!(
-                e.path.matches('/').count(),
-                usize::from(is_method),
-                "{}",
-                e.path
-            );
+            if is_method {
+                assert!(e.path.ends_with("/:method"), "{}", e.path);
+            }
+            let slashes = e.path.matches('/').count();
+            assert!(slashes <= 1, "{}", e.path);
+            assert_eq!(slashes == 1, e.path.contains("/:"), "{}", e.path);
             assert!(!e.path.starts_with('/'), "{}", e.path);
         }
     }
@@ -463,6 +468,12 @@ mod tests {
         assert_eq!(hit(&Method::POST, "method.call"), None);
         assert_eq!(hit(&Method::GET, "method.call/x"), None);
         assert_eq!(hit(&Method::POST, "method.callx/y"), None);
+        assert_eq!(
+            hit(&Method::GET, "settings/API_Enable_Rate_Limiter"),
+            Some(("settings/:_id", "API_Enable_Rate_Limiter"))
+        );
+        assert_eq!(hit(&Method::GET, "settings/"), None);
+        assert_eq!(hit(&Method::GET, "settings"), None);
         assert_eq!(hit(&Method::GET, "nope"), None);
     }
 
