@@ -155,13 +155,29 @@ pub struct RunArgs {
     pub scrape: ScrapeArgs,
     #[command(flatten)]
     pub access: AccessArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// No progress display.
     #[arg(long, short)]
     pub quiet: bool,
 }
 
-/// How rocketload acts on a real server: the admin's secret and whether
-/// to run into rate limits.
+/// What a load does about the target's rate limiters.
+#[derive(Debug, Args, Clone, Default)]
+pub struct LimitArgs {
+    /// Run even when the preflight finds the load will meet the target's
+    /// rate limits; the 429s are measured and counted apart.
+    #[arg(long)]
+    pub accept_rate_limits: bool,
+    /// Switch the target's REST and DDP rate limiters off for the run
+    /// through its settings API, as the admin, and put them back when the
+    /// run ends (on an error or Ctrl-C too). Only what was on is changed;
+    /// the change is printed with how to undo it by hand.
+    #[arg(long)]
+    pub configure_target: bool,
+}
+
+/// How rocketload reaches a real server: the admin's secret and TLS.
 #[derive(Debug, Args, Clone, Default)]
 pub struct AccessArgs {
     /// Read the target admin's password from this file's first line
@@ -170,10 +186,6 @@ pub struct AccessArgs {
     /// in RC_ADMIN_USER_ID + RC_ADMIN_TOKEN.
     #[arg(long, value_name = "FILE")]
     pub admin_password_file: Option<PathBuf>,
-    /// Run even when the preflight finds the load will meet the target's
-    /// rate limits; the 429s are measured and counted apart.
-    #[arg(long)]
-    pub accept_rate_limits: bool,
     /// Skip TLS certificate checks (a staging server's self-signed
     /// certificate), as the scenario's `target.insecure: true`; the run's
     /// notes say so.
@@ -544,6 +556,8 @@ pub struct CapacityArgs {
     pub fit: Option<FitModel>,
     #[command(flatten)]
     pub access: AccessArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// Users and rooms already exist: skip provisioning.
     #[arg(long)]
     pub skip_provision: bool,
@@ -649,6 +663,8 @@ pub struct ScalingArgs {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub access: AccessArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// Users and rooms already exist on every set: skip provisioning.
     #[arg(long)]
     pub skip_provision: bool,

@@ -103,7 +103,7 @@ fn plan_of(yaml: &str, urls: &[String], shard: Option<(u32, u32)>, skip: bool) -
 }
 
 async fn prepare(planned: Planned) -> Prepared {
-    match planned.prepare(&()).await {
+    match planned.prepare(&(), None).await {
         Ok(p) => p,
         Err(e) => panic!("prepare: {e}"),
     }
@@ -575,7 +575,7 @@ async fn measures_twice_after_one_provisioning() {
     assert_eq!(one.summary.run.info.seed, two.summary.run.info.seed);
     // Provisioned once: measuring created no users.
     assert_eq!(server.stats()["users"], users_after_provisioning);
-    prepared.shutdown();
+    prepared.finish().await;
     server.shutdown();
 }
 

@@ -403,3 +403,92 @@ fn bad_admins_closed_registration_and_foreign_accounts_are_refused() {
     assert!(stderr(&r).contains("nothing deleted"), "{}", stderr(&r));
     assert_eq!(serve.stats()["users"], 23, "nothing deleted by mistake");
 }
+
+/// `--configure-target` switches the limiters off for the run, as the
+/// admin, and puts back what it changed: after a run, and after one that
+/// fails before any load.
+#[test]
+fn configure_target_switches_the_limiters_off_for_the_run_only() {
+    let serve = Serve::start(&["--rate-limits"]);
+    let w = Workdir::new("rl-configure");
+    let file = w.scenario(BY_USERS);
+    let file = file.to_str().unwrap();
+    let out = w.out();
+    let admin = [("RC_ADMIN_PASSWORD", "admin")];
+    let run = |file: &str| {
+        rocketload_env(
+            &[
+                "run",
+                file,
+                "--target",
+                &serve.url,
+                "--quiet",
+                "--out",
+                out.to_str().unwrap(),
+                "--configure-target",
+            ],
+            &admin,
+        )
+    };
+    let limiters_on = || {
+        let r = rocketload_env(&["check", file, "--target", &serve.url], &admin);
+        let printed = String::from_utf8_lossy(&r.stdout).into_owned();
+        printed.contains("ok    rest limiter: on: 10 calls")
+            && printed.contains("ddp limiter: 5 of its 5 switches on")
+    };
+    assert!(limiters_on(), "the server starts with its limiters on");
+
+    let r = run(file);
+    let e = stderr(&r);
+    assert_eq!(r.status.code(), Some(0), "{e}");
+    assert!(e.contains("switched off on"), "{e}");
+    assert!(e.contains("put back on"), "{e}");
+    let summary = json(&out.join("summary.json"));
+    let configured = summary["target"]["configured"].as_array().unwrap();
+    assert_eq!(configured.len(), 6, "{configured:?}");
+    assert!(
+        configured
+            .iter()
+            .all(|c| c["was"] == true && c["set"] == false)
+    );
+    let post = &summary["metrics"]["rest.chat.postMessage"];
+    assert!(post["count"].as_u64().unwrap() > 30, "{post}");
+    // BY_USERS seats 20 of its 30 users, so the others' posts are refused
+    // (`error-not-allowed`); none is rate limited.
+    assert!(
+        post["errors_by_class"].get("http_429").is_none(),
+        "no 429 with the limiter off: {post}"
+    );
+    assert!(limiters_on(), "put back after the run");
+
+    // Preparation fails (these users do not exist): exit 2, put back too.
+    let missing = w.file(
+        "missing.yaml",
+        &BY_USERS.replace("provision: register", "provision: none, prefix: nobody-"),
+    );
+    let r = run(missing.to_str().unwrap());
+    let e = stderr(&r);
+    assert_eq!(r.status.code(), Some(2), "{e}");
+    assert!(e.contains("put back on"), "{e}");
+    assert!(limiters_on(), "put back after a failed preparation");
+
+    // A sharded run is refused before it touches the target.
+    let r = rocketload_env(
+        &[
+            "run",
+            file,
+            "--target",
+            &serve.url,
+            "--shard",
+            "1/2",
+            "--configure-target",
+        ],
+        &admin,
+    );
+    assert_eq!(r.status.code(), Some(2));
+    assert!(
+        stderr(&r).contains("does not combine with --shard"),
+        "{}",
+        stderr(&r)
+    );
+}

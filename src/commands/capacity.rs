@@ -32,7 +32,8 @@ pub fn run(args: CapacityArgs) -> u8 {
         shard: None,
         skip_provision: args.skip_provision,
         admin_password_file: args.access.admin_password_file.clone(),
-        accept_rate_limits: args.access.accept_rate_limits,
+        accept_rate_limits: args.limits.accept_rate_limits,
+        configure_target: args.limits.configure_target,
         insecure: args.access.insecure,
         ..RunRequest::default()
     };

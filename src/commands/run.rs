@@ -10,8 +10,8 @@ use crate::results::export::Format;
 use crate::results::live::{Linger, LiveMetrics, LiveServer};
 use crate::results::{IntervalSink, Progress, print_summary};
 use crate::runner::{
-    Exit, Interrupt, Measure, Measurement, Phase, Planned, Prepared, RunError, RunRequest,
-    SHUTDOWN_GRACE, exit_of, report_error,
+    Exit, Interrupt, Measure, Measurement, Planned, Prepared, RunError, RunRequest, SHUTDOWN_GRACE,
+    exit_of, report_error,
 };
 use crate::scrape::{ScrapeConfig, Selector};
 
@@ -52,7 +52,8 @@ pub fn run(args: RunArgs) -> u8 {
         shard: args.shard,
         skip_provision: args.skip_provision,
         admin_password_file: args.access.admin_password_file.clone(),
-        accept_rate_limits: args.access.accept_rate_limits,
+        accept_rate_limits: args.limits.accept_rate_limits,
+        configure_target: args.limits.configure_target,
         insecure: args.access.insecure,
         ..RunRequest::default()
     };
@@ -187,18 +188,12 @@ pub(super) fn on_prepared<T>(
             eprintln!("{}", header.unwrap_or_else(|| planned.plan.describe()));
         }
         let bar = Progress::provisioning(quiet);
-        let prepared = tokio::select! {
-            p = planned.prepare(&bar) => p,
-            () = interrupt.fired() => Err(RunError::Interrupted {
-                during: Phase::Preparing,
-                dir: None,
-            }),
-        };
+        let prepared = planned.prepare(&bar, Some(&interrupt)).await;
         bar.finish();
         let prepared = prepared?;
         let done = work(&prepared, &interrupt).await;
         listener.abort();
-        prepared.shutdown();
+        prepared.finish().await;
         Ok(done)
     });
     // VU tasks that ignore cancellation must not hold the exit.

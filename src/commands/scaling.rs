@@ -89,7 +89,7 @@ pub fn run(args: ScalingArgs) -> u8 {
             if !args.quiet {
                 eprintln!("preparing {} ({} instance(s))", spec.name, spec.instances);
             }
-            let prepared = p.prepare(&bar).await;
+            let prepared = p.prepare(&bar, None).await;
             bar.finish();
             match prepared {
                 Ok(prepared) => {
@@ -101,14 +101,14 @@ pub fn run(args: ScalingArgs) -> u8 {
                     sets.push((spec, prepared));
                 }
                 Err(e) => {
-                    shutdown(sets);
+                    finish(sets).await;
                     return Err(e);
                 }
             }
         }
         let (result, error) =
             scaling::run(&sets, &method, args.repeat, &out, &header, &mut observer).await;
-        shutdown(sets);
+        finish(sets).await;
         Ok((result, error))
     });
     runtime.shutdown_timeout(SHUTDOWN_GRACE);
@@ -144,9 +144,9 @@ pub fn run(args: ScalingArgs) -> u8 {
     exit.code()
 }
 
-fn shutdown(sets: Vec<(SetSpec, Prepared)>) {
+async fn finish(sets: Vec<(SetSpec, Prepared)>) {
     for (_, p) in sets {
-        p.shutdown();
+        p.finish().await;
     }
 }
 
@@ -190,7 +190,8 @@ fn plans(args: &ScalingArgs) -> Result<Vec<(SetSpec, Planned)>, RunError> {
             },
             skip_provision: args.skip_provision,
             admin_password_file: args.access.admin_password_file.clone(),
-            accept_rate_limits: args.access.accept_rate_limits,
+            accept_rate_limits: args.limits.accept_rate_limits,
+            configure_target: args.limits.configure_target,
             insecure: args.access.insecure,
             instances: local.then_some(spec.instances as usize),
             ..RunRequest::default()

@@ -81,6 +81,15 @@ impl Admin {
         }
     }
 
+    /// The password, when the admin logs in with one (it also answers
+    /// Rocket.Chat's second-factor check by its password fallback).
+    pub fn password(&self) -> Option<&str> {
+        match self {
+            Admin::Password { password, .. } => Some(password),
+            Admin::Token { .. } => None,
+        }
+    }
+
     /// A REST client acting as the admin on `url`; a password logs in
     /// once (retry it with the caller's policy).
     pub async fn session(&self, url: &str, client: &ClientConfig) -> Result<Rest, RcError> {

@@ -12,8 +12,11 @@
 //! - when the load would not fit, one load user's login and `me`: whether
 //!   the load users' role skips it.
 //!
-//! The DDP limiter cannot be seen without tripping it; its defaults are
-//! assumed and the plan's calls per connection compared with them.
+//! The DDP limiter cannot be seen from outside: with an admin, its
+//! switches are read through the settings API (`GET settings/:_id`, which
+//! needs `view-privileged-setting`); otherwise Rocket.Chat's defaults (all
+//! on) are assumed. Either way the plan's calls per connection are held
+//! against the rules that are on.
 //! `rocketload check` prints the findings; `run` stops on a blocking one
 //! unless `--accept-rate-limits`.
 
@@ -26,6 +29,7 @@ use serde_json::Value;
 use crate::engine::admin::how_to_give;
 use crate::engine::{Admin, RunPlan};
 use crate::results::TargetInfo;
+use crate::rocketchat::settings::DDP_LIMITERS;
 use crate::rocketchat::{RcError, Rest};
 use crate::scenario::Provision;
 use needs::Needs;
@@ -90,11 +94,11 @@ impl Preflight {
 }
 
 /// The limiter's fixes, in the order an operator tries them.
-const DISABLE_REST: &str = "disable the REST limiter for the test window: start Rocket.Chat with OVERWRITE_SETTING_API_Enable_Rate_Limiter=false (or Administration > Settings > Rate Limiter), and restore it afterwards";
+const DISABLE_REST: &str = "disable the REST limiter for the test window: --configure-target switches it off as the admin and puts it back after the run; or start Rocket.Chat with OVERWRITE_SETTING_API_Enable_Rate_Limiter=false (or Administration > Settings > Rate Limiter), and restore it afterwards";
 const BYPASS_USERS: &str = "or give the load users' role the permission `api-bypass-rate-limit` (Administration > Permissions)";
 const ACCEPT: &str =
     "or run anyway with --accept-rate-limits: the 429s are then measured and counted apart";
-const DISABLE_DDP: &str = "start Rocket.Chat with OVERWRITE_SETTING_DDP_Rate_Limit_Connection_By_Method_Enabled=false and OVERWRITE_SETTING_DDP_Rate_Limit_User_By_Method_Enabled=false for the test window (or raise their limits)";
+const DISABLE_DDP: &str = "switch DDP_Rate_Limit_Connection_By_Method_Enabled and DDP_Rate_Limit_User_By_Method_Enabled off for the test window: --configure-target does it as the admin and puts them back; or start Rocket.Chat with OVERWRITE_SETTING_<id>=false (or raise their limits)";
 
 /// Rocket.Chat's `Rate_Limiter_Limit_RegisterUser`: a route with its own
 /// rule, one registration a minute per IP.
@@ -104,15 +108,19 @@ const REGISTER_PER_MINUTE: f64 = 1.0;
 /// count, not the window).
 const WINDOW_MINUTES: f64 = 1.0;
 
-/// DDP defaults (ROCKETCHAT.md §1.11): calls per 10 s of one method on
-/// one connection; streams get four times the calls in four times the
-/// window (the same rate); `sendMessage` has its own rule, 5 a second per
-/// user; `login` Meteor's 5 per 10 s per connection.
-fn ddp_limit_per_10s(method: &str) -> f64 {
+/// What the DDP limiter allows one connection (one VU: one user) to call
+/// `method` per 10 s under `switches` (ROCKETCHAT.md §1.11): 10 per
+/// connection and method, else 20 per user and method; streams get four
+/// times the calls in four times the window (the same rate). `sendMessage`
+/// has its own rule, 5 a second per user, and `login` Meteor's 5 per 10 s
+/// per connection, neither with a switch. None: no rule limits it.
+fn ddp_limit_per_10s(method: &str, switches: DdpSwitches) -> Option<f64> {
     match method {
-        "sendMessage" => 50.0,
-        "login" => 5.0,
-        _ => 10.0,
+        "sendMessage" => Some(50.0),
+        "login" => Some(5.0),
+        _ if switches.connection_by_method => Some(10.0),
+        _ if switches.user_by_method => Some(20.0),
+        _ => None,
     }
 }
 
@@ -127,6 +135,26 @@ struct Seen {
 struct AdminSeen {
     roles: Vec<String>,
     bypasses: bool,
+    /// The DDP limiter's switches, when the admin may read settings.
+    ddp: Option<DdpSwitches>,
+}
+
+/// Which of the DDP limiter's default rules are on ([`DDP_LIMITERS`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct DdpSwitches {
+    user_by_method: bool,
+    connection_by_method: bool,
+    /// How many of the five are on.
+    on: usize,
+}
+
+impl DdpSwitches {
+    /// Rocket.Chat's defaults.
+    const DEFAULT: DdpSwitches = DdpSwitches {
+        user_by_method: true,
+        connection_by_method: true,
+        on: DDP_LIMITERS.len(),
+    };
 }
 
 /// Asks the target (the plan's first URL) and judges the plan against it.
@@ -145,7 +173,11 @@ pub async fn check(plan: &RunPlan, target: &TargetInfo, admin: Option<&Admin>) -
     };
     findings.extend(admin_finding(admin, &seen));
     findings.extend(rest_limiter(plan, admin, &seen, &needs, users_bypass));
-    findings.extend(ddp_limiter(&needs));
+    let ddp = match &seen.admin {
+        Some(Ok(a)) => a.ddp,
+        _ => None,
+    };
+    findings.extend(ddp_limiter(&needs, ddp));
     Preflight { url, findings }
 }
 
@@ -202,6 +234,26 @@ async fn admin_seen(
     Ok(AdminSeen {
         roles,
         bypasses: resp.rate.is_none(),
+        ddp: ddp_switches(&rest).await,
+    })
+}
+
+/// The DDP switches as the admin reads them; None if any cannot be read.
+async fn ddp_switches(rest: &Rest) -> Option<DdpSwitches> {
+    let mut on = Vec::with_capacity(DDP_LIMITERS.len());
+    for id in DDP_LIMITERS {
+        on.push(rest.setting(id).await.ok()?.as_bool()?);
+    }
+    let is_on = |suffix: &str| {
+        DDP_LIMITERS
+            .iter()
+            .zip(&on)
+            .any(|(id, on)| *on && id.ends_with(suffix))
+    };
+    Some(DdpSwitches {
+        user_by_method: is_on("_User_By_Method_Enabled"),
+        connection_by_method: is_on("_Connection_By_Method_Enabled"),
+        on: on.iter().filter(|o| **o).count(),
     })
 }
 
@@ -512,27 +564,53 @@ fn rest_limiter(
     out
 }
 
-fn ddp_limiter(needs: &Needs) -> Vec<Finding> {
-    needs
-        .ddp_per_10s
-        .iter()
-        .filter(|(m, n)| **n > ddp_limit_per_10s(m))
-        .map(|(method, n)| {
-            let rate = if n.is_infinite() {
-                "without a pause".to_string()
+fn ddp_limiter(needs: &Needs, read: Option<DdpSwitches>) -> Vec<Finding> {
+    let switches = read.unwrap_or(DdpSwitches::DEFAULT);
+    let state = match read {
+        Some(s) => format!(
+            "{} of its {} switches on (read as the admin)",
+            s.on,
+            DDP_LIMITERS.len()
+        ),
+        None => "on unless changed: Rocket.Chat's defaults, not visible without an admin".into(),
+    };
+    let mut out = vec![Finding {
+        level: Level::Ok,
+        topic: "ddp limiter",
+        message: state.clone(),
+        details: Vec::new(),
+        fixes: Vec::new(),
+    }];
+    out.extend(needs.ddp_per_10s.iter().filter_map(|(method, n)| {
+        let limit = ddp_limit_per_10s(method, switches)?;
+        if *n <= limit {
+            return None;
+        }
+        let rate = if n.is_infinite() {
+            "without a pause".to_string()
+        } else {
+            format!("about {n:.0} times per 10 s")
+        };
+        let own_rule = matches!(*method, "sendMessage" | "login");
+        Some(Finding {
+            level: Level::Warn,
+            topic: "ddp limiter",
+            message: format!(
+                "one connection calls `{method}` {rate}; the DDP limiter ({}) allows {limit:.0}",
+                if own_rule {
+                    "a rule of its own, with no switch"
+                } else {
+                    &state
+                }
+            ),
+            details: Vec::new(),
+            fixes: vec![if own_rule {
+                "give the VUs think time between these calls: this rule cannot be switched off"
+                    .into()
             } else {
-                format!("about {n:.0} times per 10 s")
-            };
-            Finding {
-                level: Level::Warn,
-                topic: "ddp limiter",
-                message: format!(
-                    "one connection calls `{method}` {rate}; Rocket.Chat's default DDP limiter (on unless changed, and not visible from outside) allows {:.0}",
-                    ddp_limit_per_10s(method)
-                ),
-                details: Vec::new(),
-                fixes: vec![DISABLE_DDP.into()],
-            }
+                DISABLE_DDP.into()
+            }],
         })
-        .collect()
+    }));
+    out
 }

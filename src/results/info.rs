@@ -170,6 +170,20 @@ pub struct TargetInfo {
     /// provision (a merge, or a summary from before this field).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provisioning: Option<Provisioning>,
+    /// Settings `--configure-target` changed for the run (and put back
+    /// when it ended).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub configured: Vec<ConfiguredSetting>,
+}
+
+/// One target setting changed for the test window.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConfiguredSetting {
+    pub id: String,
+    /// Its value before the run.
+    pub was: serde_json::Value,
+    /// Its value during the run.
+    pub set: serde_json::Value,
 }
 
 /// One finding of the preflight.

@@ -35,8 +35,8 @@ pub use codec::{decode_histogram, encode_histogram};
 pub use error::{HistogramDecodeError, ResultsError, ResultsFile};
 pub use host::{CpuTimes, Host, Virtualization};
 pub use info::{
-    LoadSpec, PreflightFinding, Provisioning, RepeatRef, RunInfo, ShardInfo, ShardRef, ShardTiming,
-    StageSpec, TargetInfo, Tool,
+    ConfiguredSetting, LoadSpec, PreflightFinding, Provisioning, RepeatRef, RunInfo, ShardInfo,
+    ShardRef, ShardTiming, StageSpec, TargetInfo, Tool,
 };
 pub use intervals::{IntervalMetricRecord, IntervalRecord, read_intervals, totals_of};
 pub use load::{Intervals, Loaded, load_run, runs_in};

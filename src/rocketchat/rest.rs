@@ -282,6 +282,39 @@ impl Rest {
             .map(drop)
     }
 
+    /// `GET settings/:_id` (needs `view-privileged-setting`): its value.
+    pub async fn setting(&self, id: &str) -> Result<Value, RcError> {
+        let uri = self.target(&format!("settings/{}", form(id)))?;
+        let v = self.call(Method::GET, uri, None).await?;
+        Ok(take(v, "value"))
+    }
+
+    /// `POST settings/:_id {value}` (needs `edit-privileged-setting`).
+    /// Rocket.Chat asks for a second factor here; `password` answers it
+    /// the way RC's password fallback takes (`X-2fa-code`: the password's
+    /// SHA-256 hex, `X-2fa-method: password`).
+    pub async fn set_setting(
+        &self,
+        id: &str,
+        value: &Value,
+        password: Option<&str>,
+    ) -> Result<(), RcError> {
+        let uri = self.target(&format!("settings/{}", form(id)))?;
+        let factor: Vec<(String, String)> = password
+            .map(|p| {
+                vec![
+                    ("x-2fa-code".into(), super::password_digest(p)),
+                    ("x-2fa-method".into(), "password".into()),
+                ]
+            })
+            .unwrap_or_default();
+        let body = to_bytes(&json!({ "value": value }));
+        let resp = self
+            .send(Method::POST, &uri, Some(body), &factor, true)
+            .await?;
+        check(resp, uri.split('?').next().unwrap_or_default()).map(drop)
+    }
+
     /// `POST channels.invite` of several users at once.
     pub async fn channels_invite(&self, rid: &str, user_ids: &[String]) -> Result<(), RcError> {
         let body = json!({"roomId": rid, "userIds": user_ids});

@@ -87,6 +87,9 @@ pub enum RunError {
     /// The preflight found what stops the run (see [`Preflight::render`]).
     #[error("stopped before any load: the preflight found what would break this run\n{}", .0.render().trim_end())]
     Preflight(Box<Preflight>),
+    /// `--configure-target` could not change the target's settings.
+    #[error(transparent)]
+    Configure(Box<super::configure::ConfigureError>),
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
     /// Ctrl-C before any load was sent.
@@ -134,6 +137,7 @@ impl RunError {
             | RunError::Embedded(_)
             | RunError::Engine(_)
             | RunError::Preflight(_)
+            | RunError::Configure(_)
             | RunError::Read(_) => Exit::BadInput,
         }
     }

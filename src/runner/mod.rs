@@ -10,6 +10,7 @@
 //! Sits above engine, metrics and results, below `commands/`; it is the
 //! one place that starts the embedded server for a run.
 
+mod configure;
 mod error;
 mod interrupt;
 mod measure;

@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::error::RunError;
+use super::configure::Configured;
+use super::error::{Phase, RunError};
+use super::interrupt::Interrupt;
 use crate::engine::{self, Admin, Overrides, ProvisionObserver, ProvisionReport, RunPlan, World};
 use crate::preflight::{self, Preflight};
 use crate::results::{PreflightFinding, Provisioning, TargetInfo};
@@ -33,6 +35,9 @@ pub struct RunRequest {
     pub accept_rate_limits: bool,
     /// Skip TLS certificate checks, over the scenario's `target.insecure`.
     pub insecure: bool,
+    /// Switch the target's rate limiters off for the run, as the admin,
+    /// and put them back after ([`Configured`]).
+    pub configure_target: bool,
 }
 
 /// What preparing a target tells the operator: the preflight's findings,
@@ -137,6 +142,19 @@ impl Planned {
             )
             .map_err(RunError::Plan)?,
         };
+        if request.configure_target {
+            if request.shard.is_some() {
+                return Err(RunError::Plan(
+                    "--configure-target does not combine with --shard: each shard would put the limiters back when it ends, under the others; switch them off once for all shards (OVERWRITE_SETTING_API_Enable_Rate_Limiter=false and the DDP_Rate_Limit_*_Enabled settings, or Administration > Settings > Rate Limiter)".into(),
+                ));
+            }
+            if admin.is_none() {
+                return Err(RunError::Plan(format!(
+                    "--configure-target changes the target's settings as its admin: {}",
+                    engine::admin::how_to_give()
+                )));
+            }
+        }
         if scenario.users.provision == Provision::Create
             && admin.is_none()
             && !request.skip_provision
@@ -172,10 +190,49 @@ impl Planned {
         }
     }
 
-    /// Starts the embedded server or checks the target, runs the
-    /// preflight (stopping on a blocking finding unless the request
-    /// accepts rate limits), then provisions.
-    pub async fn prepare(self, observer: &dyn PrepareObserver) -> Result<Prepared, RunError> {
+    /// Starts the embedded server or checks the target, switches its
+    /// limiters off if asked, runs the preflight (stopping on a blocking
+    /// finding unless the request accepts rate limits), then provisions.
+    /// `interrupt` (Ctrl-C) ends it with [`RunError::Interrupted`]; on
+    /// that and on every error, switched limiters are put back first.
+    pub async fn prepare(
+        self,
+        observer: &dyn PrepareObserver,
+        interrupt: Option<&Interrupt>,
+    ) -> Result<Prepared, RunError> {
+        let mut configured = None;
+        let work = self.prepare_steps(observer, &mut configured);
+        let result = match interrupt {
+            Some(i) => tokio::select! {
+                r = work => r,
+                () = i.fired() => Err(RunError::Interrupted {
+                    during: Phase::Preparing,
+                    dir: None,
+                }),
+            },
+            None => work.await,
+        };
+        match result {
+            Ok(mut prepared) => {
+                prepared.configured = configured;
+                Ok(prepared)
+            }
+            Err(e) => {
+                if let Some(c) = configured {
+                    c.restore().await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// [`Planned::prepare`]'s steps; the switches it turns off are put in
+    /// `configured` at once, so that an interruption still knows them.
+    async fn prepare_steps(
+        self,
+        observer: &dyn PrepareObserver,
+        configured: &mut Option<Configured>,
+    ) -> Result<Prepared, RunError> {
         let Planned {
             request,
             scenario,
@@ -192,6 +249,16 @@ impl Planned {
             None => None,
         };
         let mut target = TargetInfo::of(&infos, server.is_some());
+        if request.configure_target
+            && let (Some(url), Some(admin)) = (plan.targets.first(), admin.as_ref())
+        {
+            let c = Configured::limiters_off(url, &plan.client_of(0), admin).await?;
+            let note = c.describe();
+            eprintln!("{note}");
+            warnings.push(note);
+            target.configured = c.settings();
+            *configured = Some(c);
+        }
         let preflight = preflight::check(&plan, &target, admin.as_ref()).await;
         observer.preflight(&preflight);
         target.preflight = preflight
@@ -223,6 +290,7 @@ impl Planned {
             target,
             clock,
             warnings,
+            configured: None,
         })
     }
 }
@@ -312,6 +380,8 @@ pub struct Prepared {
     /// Sharded runs: the target's clock against this host's, at the start.
     pub clock: Option<OffsetBound>,
     pub warnings: Vec<String>,
+    /// The target's switches `--configure-target` turned off.
+    configured: Option<Configured>,
 }
 
 impl Prepared {
@@ -341,8 +411,12 @@ impl Prepared {
         self.server.is_some()
     }
 
-    /// Stops the embedded server, if one runs.
-    pub fn shutdown(self) {
+    /// Puts back what `--configure-target` changed, then stops the
+    /// embedded server, if one runs.
+    pub async fn finish(self) {
+        if let Some(c) = self.configured {
+            c.restore().await;
+        }
         if let Some(s) = self.server {
             s.shutdown();
         }
