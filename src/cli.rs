@@ -81,7 +81,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub out: OutArgs,
     /// Run shard I of N (1-based): a disjoint slice of the users and of the
-    /// arrival rate.
+    /// arrival rate. `auto/N` takes I from JOB_COMPLETION_INDEX + 1 (the pod
+    /// index of a Kubernetes Indexed Job).
     #[arg(long, value_name = "I/N", value_parser = parse_shard)]
     pub shard: Option<(u32, u32)>,
     /// Wait until this time (RFC 3339, e.g. 2026-12-01T10:00:00Z) before the
@@ -289,13 +290,35 @@ pub struct ValidateArgs {
     pub scenario: PathBuf,
 }
 
+/// The variable a Kubernetes Indexed Job sets in each pod: its index, 0-based.
+const JOB_INDEX_VAR: &str = "JOB_COMPLETION_INDEX";
+
 fn parse_shard(s: &str) -> Result<(u32, u32), String> {
-    let err = || format!("invalid shard `{s}`: expected I/N with 1 <= I <= N, e.g. 2/4");
+    shard_of(s, std::env::var(JOB_INDEX_VAR).ok().as_deref())
+}
+
+/// `I/N`, or `auto/N` with I one past `job_index` (an Indexed Job's pod
+/// index), so a manifest needs no shell to add one.
+fn shard_of(s: &str, job_index: Option<&str>) -> Result<(u32, u32), String> {
+    let err = || format!("invalid shard `{s}`: expected I/N with 1 <= I <= N, e.g. 2/4, or auto/N");
     let (i, n) = s.split_once('/').ok_or_else(err)?;
-    let (i, n): (u32, u32) = (
-        i.trim().parse().map_err(|_| err())?,
-        n.trim().parse().map_err(|_| err())?,
-    );
+    let n: u32 = n.trim().parse().map_err(|_| err())?;
+    let i: u32 = if i.trim() == "auto" {
+        let index = job_index.ok_or_else(|| {
+            format!("`{s}` takes the shard from {JOB_INDEX_VAR} (set by a Kubernetes Indexed Job), which is not set")
+        })?;
+        let index: u32 = index.trim().parse().map_err(|_| {
+            format!("`{s}`: {JOB_INDEX_VAR}=`{index}` is not a pod index (0, 1, ...)")
+        })?;
+        if index >= n {
+            return Err(format!(
+                "`{s}`: {JOB_INDEX_VAR}={index} is not below N={n} (completions and the shard count differ)"
+            ));
+        }
+        index + 1
+    } else {
+        i.trim().parse().map_err(|_| err())?
+    };
     if i == 0 || n == 0 || i > n {
         return Err(err());
     }
@@ -820,6 +843,17 @@ mod tests {
         assert!(parse_shard("0/4").is_err());
         assert!(parse_shard("5/4").is_err());
         assert!(parse_shard("x").is_err());
+        // An Indexed Job's pod index is 0-based, shards are 1-based.
+        assert_eq!(shard_of("auto/4", Some("0")), Ok((1, 4)));
+        assert_eq!(shard_of("auto/4", Some("3")), Ok((4, 4)));
+        let unset = shard_of("auto/4", None).unwrap_err();
+        assert!(unset.contains("JOB_COMPLETION_INDEX"), "{unset}");
+        assert!(
+            shard_of("auto/4", Some("4"))
+                .unwrap_err()
+                .contains("not below N=4")
+        );
+        assert!(shard_of("auto/4", Some("-1")).is_err());
     }
 
     #[test]

@@ -107,6 +107,18 @@ fn shards_partition_users_and_sum_to_the_whole() {
 }
 
 #[test]
+fn more_shards_than_users_is_refused() {
+    assert!(plan(RAMP, Overrides::default(), Some((10, 10))).is_ok());
+    let e = plan(RAMP, Overrides::default(), Some((1, 11)))
+        .err()
+        .expect("11 shards of 10 users");
+    assert!(
+        e.to_string().contains("11 shards for users.count 10"),
+        "{e}"
+    );
+}
+
+#[test]
 fn overrides_make_a_constant_stage() {
     let p = plan(
         RAMP,

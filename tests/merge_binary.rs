@@ -80,16 +80,17 @@ impl Shards {
     }
 }
 
-/// Runs shards 1/2 and 2/2 of `scenario` into `outs` at once, both
-/// starting `lead` from now (`--start-at`), and waits for both.
-fn run_shards(scenario: &Path, outs: &[PathBuf; 2], lead: Duration, extra: &[&str]) -> Vec<Output> {
+/// Runs shards 1/N .. N/N of `scenario` into `outs` (N of them) at once,
+/// all starting `lead` from now (`--start-at`), and waits for them all.
+fn run_shards(scenario: &Path, outs: &[PathBuf], lead: Duration, extra: &[&str]) -> Vec<Output> {
     let at = humantime::format_rfc3339_seconds(SystemTime::now() + lead).to_string();
-    let children: Vec<Child> = ["1/2", "2/2"]
+    let children: Vec<Child> = outs
         .iter()
-        .zip(outs)
-        .map(|(shard, out)| {
+        .enumerate()
+        .map(|(i, out)| {
+            let shard = format!("{}/{}", i + 1, outs.len());
             Command::new(env!("CARGO_BIN_EXE_rocketload"))
-                .args(["run", path(scenario), "--quiet", "--shard", shard])
+                .args(["run", path(scenario), "--quiet", "--shard", &shard])
                 .args(["--start-at", &at, "--out", path(out)])
                 .args(extra)
                 .stdout(Stdio::piped())
@@ -103,6 +104,16 @@ fn run_shards(scenario: &Path, outs: &[PathBuf; 2], lead: Duration, extra: &[&st
         .into_iter()
         .map(|c| c.wait_with_output().expect("wait for a shard"))
         .collect()
+}
+
+/// Asserts that a rocketload process exited 0, showing its stderr if not.
+fn passed(out: &Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn path(p: &Path) -> &str {
@@ -443,12 +454,7 @@ fn shards_record_deliveries_of_each_others_messages() {
     let outs = [w.path("s1"), w.path("s2")];
     let target = ["--target", serve.url.as_str()];
     for out in run_shards(&scenario, &outs, Duration::from_secs(5), &target) {
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        passed(&out);
     }
     let parts: Vec<Value> = outs.iter().map(|o| json(&o.join("summary.json"))).collect();
     for p in &parts {
@@ -483,4 +489,68 @@ fn shards_record_deliveries_of_each_others_messages() {
         "{}",
         String::from_utf8_lossy(&r.stderr)
     );
+}
+
+/// Nine users posting in three rooms, open model: 30 arrivals/s for 3 s.
+const EQUAL: &str = r#"
+name: shards-equal
+seed: 5
+users: { count: 9, prefix: eq-, password: pw-eq-1 }
+rooms: { count: 3, prefix: eq-room-, members_per_room: 9 }
+timeout: 5s
+load: { model: open, rate: 30, duration: 3s, max_vus: 9 }
+behaviours:
+  - name: poster
+    setup:
+      - login: { via: rest }
+    steps:
+      - http: { path: /api/info, auth: false, name: probe }
+      - send_message: { room: random_joined }
+"#;
+
+/// Three shards against one server merge to what one process measures
+/// of the same seeded scenario against another: the same arrivals, the
+/// same requests and messages (setup counts differ: an open model's VUs
+/// start as the arrivals need them).
+#[test]
+fn three_shards_merge_to_the_one_process_run() {
+    let (whole_server, shard_server) = (common::Serve::start(&[]), common::Serve::start(&[]));
+    let w = Workdir::new("three-shards");
+    let scenario = w.scenario(EQUAL);
+    let whole = w.path("whole");
+    let r = rocketload(&[
+        "run",
+        path(&scenario),
+        "--quiet",
+        "--target",
+        &whole_server.url,
+        "--out",
+        path(&whole),
+    ]);
+    passed(&r);
+    let outs = [w.path("s1"), w.path("s2"), w.path("s3")];
+    let target = ["--target", shard_server.url.as_str()];
+    for out in run_shards(&scenario, &outs, Duration::from_secs(5), &target) {
+        passed(&out);
+    }
+    let merged = w.path("merged");
+    let mut args = vec!["merge"];
+    args.extend(outs.iter().map(|o| path(o)));
+    args.extend(["-o", path(&merged)]);
+    let r = rocketload(&args);
+    passed(&r);
+    let (whole, merged) = (
+        json(&whole.join("summary.json")),
+        json(&merged.join("summary.json")),
+    );
+    for name in ["iterations", "probe", "rest.chat.postMessage"] {
+        assert_eq!(count(&merged, name), 90, "{name} merged");
+        assert_eq!(count(&whole, name), 90, "{name} in one process");
+    }
+    for summary in [&whole, &merged] {
+        for (name, m) in summary["metrics"].as_object().unwrap() {
+            assert_eq!(m["errors"], 0, "{name}: {m}");
+        }
+    }
+    assert_eq!(merged["shards"].as_array().unwrap().len(), 3);
 }

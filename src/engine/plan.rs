@@ -94,6 +94,14 @@ impl RunPlan {
                 "shard {i}/{n}: expected 1 <= I <= N"
             )));
         }
+        if let Some((_, n)) = shard
+            && scenario.users.count < n
+        {
+            return Err(EngineError::Plan(format!(
+                "{n} shards for users.count {}: each shard drives its own users, so some would have none; run at most {} shards or raise users.count",
+                scenario.users.count, scenario.users.count
+            )));
+        }
         apply_overrides(&mut scenario.load, &overrides)?;
         check_load(&scenario.load)?;
         if let Some((i, n)) = shard {
