@@ -12,7 +12,6 @@ rc=0
 rocketload merge "$RUN_DIR/shards" -o "$RUN_DIR/merged" || rc=$?
 if ((rc == 0 || rc == 1)); then
     rocketload report "$RUN_DIR/merged" -o "$RUN_DIR/merged/report.html"
-    rocketload report "$RUN_DIR/merged"
     printf 'merge: wrote %s/merged (summary.json, report.html); exit %s\n' "$RUN_DIR" "$rc" >&2
 fi
 exit "$rc"
