@@ -19,6 +19,10 @@
 #   --start-in S      seconds from now to the shared --start-at (default 20):
 #                     long enough for every shard to provision its users
 #   --metrics-port-base P   shard I serves --metrics-listen 127.0.0.1:P+I
+#   --prometheus      also start Prometheus (profile metrics; image
+#                     rocketload-prometheus:latest from prometheus/build.sh)
+#                     on 127.0.0.1:9090 scraping the shards (port base 9470
+#                     unless given); it is left running at the end
 #   -- RUN_ARG...     extra `rocketload run` arguments for every shard,
 #                     e.g. -- --duration 10m (no spaces inside one argument)
 #
@@ -42,7 +46,7 @@ die() {
     printf 'up: error: %s\n' "$*" >&2
     exit 2
 }
-usage() { sed -n '2,37s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,41s/^# \{0,1\}//p' "$0"; }
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 shards=2
@@ -52,11 +56,13 @@ scenario=scenarios/smoke.yaml
 results=./results
 start_in=20
 metrics_base=
+prometheus=0
 run_args=()
 while (($#)); do
     case $1 in
     --shards) shards=${2:?--shards needs N}; shift 2 ;;
     --serve) serve=1; shift ;;
+    --prometheus) prometheus=1; shift ;;
     --instances) instances=${2:?--instances needs K}; shift 2 ;;
     --scenario) scenario=${2:?--scenario needs a path}; shift 2 ;;
     --results) results=${2:?--results needs a directory}; shift 2 ;;
@@ -79,6 +85,12 @@ image=${ROCKETLOAD_IMAGE:-rocketload:latest}
 docker image inspect "$image" >/dev/null 2>&1 ||
     die "no image $image: build it with deploy/build-image.sh (or, as root, deploy/test-image.sh)"
 
+prometheus_image=${PROMETHEUS_IMAGE:-rocketload-prometheus:latest}
+if ((prometheus)); then
+    docker image inspect "$prometheus_image" >/dev/null 2>&1 ||
+        die "no image $prometheus_image: build it with deploy/compose/prometheus/build.sh"
+    metrics_base=${metrics_base:-9470}
+fi
 if ((serve)); then
     urls=()
     for ((k = 0; k < instances; k++)); do
@@ -102,8 +114,25 @@ name=$(basename "$scenario")
 name=${name%.*}
 run_name=${RUN_NAME:-$(date -u +%Y%m%dT%H%M%SZ)-$name}
 [[ ! -e $results/$run_name ]] || die "$results/$run_name exists already"
+if ((prometheus)); then
+    # The run directory now, for Prometheus's targets; the shards write
+    # under it, so it is theirs.
+    mkdir -p "$results/$run_name/prometheus"
+    (($(id -u) != 0)) || chown 10001:10001 "$results/$run_name"
+    {
+        printf '['
+        for ((i = 1; i <= shards; i++)); do
+            ((i == 1)) || printf ','
+            printf '{"targets":["127.0.0.1:%d"],"labels":{"shard":"%d"}}' "$((metrics_base + i))" "$i"
+        done
+        printf ']\n'
+    } >"$results/$run_name/prometheus/shards.json"
+    chmod 0755 "$results/$run_name/prometheus"
+    chmod 0644 "$results/$run_name/prometheus/shards.json"
+fi
 start_at=$(date -u -d "+$start_in sec" +%Y-%m-%dT%H:%M:%SZ)
 
+export PROMETHEUS_IMAGE=$prometheus_image
 export RC_URL SCENARIO=$scenario START_AT=$start_at RUN_NAME=$run_name RESULTS_DIR=$results \
     SHARDS=$shards ROCKETLOAD_USER=$user ROCKETLOAD_IMAGE=$image \
     RUN_ARGS="${run_args[*]}" METRICS_PORT_BASE=$metrics_base SERVE_INSTANCES=$instances
@@ -137,7 +166,8 @@ if ((shards > 2)); then
     files+=(-f "$override")
 fi
 profiles=()
-((serve)) && profiles=(--profile serve)
+((serve)) && profiles+=(--profile serve)
+((prometheus)) && profiles+=(--profile metrics)
 dc() { "${compose[@]}" "${files[@]}" "${profiles[@]}" "$@"; }
 shard_services=()
 for ((i = 1; i <= shards; i++)); do
@@ -146,6 +176,10 @@ done
 
 say "run $run_name: $shards shards of $scenario against $RC_URL, start at $start_at"
 say "results: $results/$run_name (shards/shard-I, merged, merged/report.html)"
+if ((prometheus)); then
+    dc up -d prometheus
+    say "Prometheus: http://127.0.0.1:${PROMETHEUS_PORT:-9090} (shards on 127.0.0.1:$((metrics_base + 1))..$((metrics_base + shards)))"
+fi
 if ((serve)); then
     dc up -d serve
 fi
@@ -169,7 +203,16 @@ for s in "${shard_services[@]}"; do
         failed=1
     fi
 done
-dc down --remove-orphans >&2 || true
+if ((prometheus)); then
+    # Everything but Prometheus, which stays up for a look at the run.
+    others=("${shard_services[@]}" merge)
+    ((serve)) && others+=(serve)
+    dc rm -s -f "${others[@]}" >&2 || true
+    pid=$(dc ps -q prometheus 2>/dev/null || true)
+    say "Prometheus is left running (container ${pid:0:12}); remove it with: docker rm -f ${pid:0:12}"
+else
+    dc down --remove-orphans >&2 || true
+fi
 if ((failed)); then
     say "a shard did not complete successfully: no merge ran"
     exit 3
