@@ -135,6 +135,12 @@ check("secret.env" in open(f"{here}/.gitignore").read().split(), "secret.env is 
 check(filecmp.cmp(f"{here}/scenario.yaml", f"{here}/../../scenarios/real-server.yaml", shallow=False),
       "scenario.yaml == scenarios/real-server.yaml")
 check(list(scen["data"]) == ["scenario.yaml"], "scenario ConfigMap holds scenario.yaml")
+# The Jobs' inline shell scripts, for shellcheck below.
+work = os.path.dirname(sys.argv[1])
+for k in mp.get("initContainers", []) + mp["containers"]:
+    if k.get("command", [""])[0] == "/bin/sh":
+        with open(f"{work}/inline-{k['name']}.sh", "w") as f:
+            f.write(k["command"][-1])
 if failed:
     print(f"{len(failed)} structural check(s) failed", file=sys.stderr)
     sys.exit(1)
@@ -143,5 +149,7 @@ PY
 if command -v shellcheck >/dev/null; then
     echo "== shellcheck"
     shellcheck "$here/apply.sh" "$here/test-manifests.sh"
+    # The merge Job's scripts run in the image's /bin/sh (dash).
+    shellcheck -s sh "$work"/inline-*.sh
 fi
 echo "== deploy/k8s manifests valid ($(( $(date +%s) - t0 )) s)"
