@@ -103,6 +103,10 @@ check(re.fullmatch(r"/results/\$\(RUN_ID\)/shard-\$\(JOB_COMPLETION_INDEX\)", ar
       "--out /results/$(RUN_ID)/shard-$(JOB_COMPLETION_INDEX)")
 check("--quiet" in args, "--quiet")
 check(c["image"] == "rocketload:latest", "image rocketload:latest")
+tl = s["template"]["metadata"].get("labels", {})
+check(all(all(tl.get(k) == v for k, v in t["labelSelector"]["matchLabels"].items())
+          for t in pod.get("topologySpreadConstraints", [])) and pod.get("topologySpreadConstraints"),
+      "topology spread selects the shard pods' own labels")
 for name, d in (("shards", shards), ("merge", merge)):
     ps = d["spec"]["template"]["spec"]
     sc = ps.get("securityContext", {})
@@ -192,6 +196,11 @@ by = {(d["kind"], d["metadata"]["name"]): d for d in docs}
 s = by[("Job", "ci-shards")]["spec"]
 args = s["template"]["spec"]["containers"][0]["args"]
 check(s["completions"] == s["parallelism"] == 5, "completions == parallelism == 5")
+pod = s["template"]["spec"]
+tl = s["template"]["metadata"].get("labels", {})
+check(all(all(tl.get(k) == v for k, v in t["labelSelector"]["matchLabels"].items())
+          for t in pod.get("topologySpreadConstraints", [])) and pod.get("topologySpreadConstraints"),
+      "topology spread selects the shard pods' own labels")
 check(args[args.index("--shard") + 1] == "auto/5", "--shard auto/5")
 check(s["completionMode"] == "Indexed" and s["backoffLimitPerIndex"] == 0, "Indexed, backoffLimitPerIndex 0")
 check(any(r["action"] == "FailIndex" and 2 in r.get("onExitCodes", {}).get("values", [])
